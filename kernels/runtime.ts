@@ -1,0 +1,588 @@
+/**
+ * The WebGPU runtime every kernel dispatches through: device acquisition with the adapter's real
+ * limits, a pipeline cache, a size-bucketed buffer pool, command batching with one open encoder,
+ * uniform staging, readback, and memory/traffic counters.
+ *
+ * Design (after ONNX Runtime Web's gpu-data-manager / program-manager and jax-js's WebGPU backend):
+ * - Every kernel binds its parameters as a uniform struct at `@binding(0)` and its operands at
+ *   `@binding(1..n)` in the order the TypeScript passes them. Parameters of all dispatches in a batch
+ *   are staged in one CPU arena and written with a single `queue.writeBuffer` right before the submit.
+ * - Dispatches are recorded into one open compute pass and submitted every `flushEvery` dispatches,
+ *   on readback, or on `sync()`. Nothing waits on the GPU except `read()` and `sync()`, because in
+ *   Deno each GPU→CPU round trip costs ~11 ms.
+ * - A released buffer returns to the pool only after the submit that used it, so a later
+ *   `queue.writeBuffer` (which runs before the still-open encoder) can never overwrite data an
+ *   earlier, not yet submitted dispatch reads.
+ * @module
+ */
+import { DeviceError } from "./errors.ts";
+
+/** What a kernel can bind after the uniform parameters: a buffer (whole or a range) or a texture view. */
+export type Binding = GPUBuffer | GPUBufferBinding | GPUTextureView;
+
+/** A description of the adapter the runtime runs on. */
+export interface AdapterSummary {
+  /** Driver description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+  description: string;
+  /** Vendor id or name as reported by the adapter. */
+  vendor: string;
+  /** Architecture string, often empty. */
+  architecture: string;
+  /** True for CPU-emulated adapters (lavapipe, llvmpipe, SwiftShader, WARP). */
+  isSoftware: boolean;
+  /** Optional features the adapter offers. */
+  features: string[];
+  /** The adapter's limits, all requested for the device. */
+  limits: Record<string, number>;
+}
+
+/** Bytes held on the device, in pooled, persistent and texture allocations. */
+export interface MemoryStats {
+  /** Pooled buffers currently handed out (bucket sizes). */
+  liveBytes: number;
+  /** Pooled buffers waiting for reuse, including those released in the open batch. */
+  pooledBytes: number;
+  /** Buffers outside the pool: parameters, optimizer state, staging arenas. */
+  persistentBytes: number;
+  /** Pooled textures, live or free. */
+  textureBytes: number;
+  /** Everything the runtime has allocated now. */
+  allocatedBytes: number;
+  /** The highest `allocatedBytes` since creation or the last `resetPeak()`. */
+  peakAllocatedBytes: number;
+  /** The highest `liveBytes + persistentBytes` since creation or the last `resetPeak()`. */
+  peakLiveBytes: number;
+}
+
+/** Work counters; `readbacks` is what the "no sync in hot loops" rule is checked against. */
+export interface RuntimeCounters {
+  /** Compute dispatches recorded. */
+  dispatches: number;
+  /** Command buffers submitted. */
+  submits: number;
+  /** GPU→CPU reads (each one a full round trip). */
+  readbacks: number;
+  /** Pipelines compiled (cache misses). */
+  pipelinesCompiled: number;
+}
+
+/** Options for {@link Runtime.create}. */
+export interface RuntimeOptions {
+  /** Submit the open encoder after this many dispatches (default 32). */
+  flushEvery?: number;
+  /** Passed to `requestAdapter` (default "high-performance"). */
+  powerPreference?: GPUPowerPreference;
+}
+
+/** A parameter block for `@binding(0)`: 32-bit words, u32/i32/f32 as the kernel's struct says. */
+export class Uniforms {
+  private readonly words: number[] = [];
+  private readonly kinds: ("u32" | "i32" | "f32")[] = [];
+
+  /** Appends unsigned integers. */
+  u32(...values: number[]): this {
+    for (const v of values) this.push(v, "u32");
+    return this;
+  }
+
+  /** Appends signed integers. */
+  i32(...values: number[]): this {
+    for (const v of values) this.push(v, "i32");
+    return this;
+  }
+
+  /** Appends 32-bit floats. */
+  f32(...values: number[]): this {
+    for (const v of values) this.push(v, "f32");
+    return this;
+  }
+
+  /** Number of bytes, padded to 16 as uniform structs are. */
+  get byteLength(): number {
+    return Math.max(16, Math.ceil(this.words.length / 4) * 16);
+  }
+
+  /** Writes the words into `view` at `byteOffset`. */
+  writeTo(view: DataView, byteOffset: number): void {
+    for (let i = 0; i < this.words.length; i++) {
+      const value = this.words[i]!;
+      const at = byteOffset + 4 * i;
+      const kind = this.kinds[i];
+      if (kind === "f32") view.setFloat32(at, value, true);
+      else if (kind === "i32") view.setInt32(at, value, true);
+      else view.setUint32(at, value, true);
+    }
+  }
+
+  private push(value: number, kind: "u32" | "i32" | "f32"): void {
+    if (kind !== "f32" && !Number.isInteger(value)) {
+      throw new RangeError(`uniform ${kind} must be an integer, got ${value}`);
+    }
+    this.words.push(value);
+    this.kinds.push(kind);
+  }
+}
+
+/** One dispatch: a compiled pipeline, its parameters and operands, and the grid size. */
+export interface Dispatch {
+  /** From {@link Runtime.pipeline}. */
+  pipeline: GPUComputePipeline;
+  /** Bound at `@binding(0)`. */
+  uniforms: Uniforms;
+  /** Bound at `@binding(1)`, `@binding(2)`, … in order. */
+  bindings: readonly Binding[];
+  /** Workgroup counts (x, y, z). */
+  workgroups: readonly [number, number?, number?];
+}
+
+const USAGE_POOLED = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC |
+  GPUBufferUsage.COPY_DST;
+const UNIFORM_ARENA_BYTES = 256 * 1024;
+const MIN_BUFFER_BYTES = 16;
+
+/** Rounds a byte count up to a pool bucket: the next of 1, 1.25, 1.5 or 1.75 × a power of two. */
+export function bucketBytes(bytes: number): number {
+  const n = Math.max(MIN_BUFFER_BYTES, Math.ceil(bytes / 4) * 4);
+  if (n <= 256) return Math.ceil(n / 16) * 16;
+  const base = 2 ** Math.floor(Math.log2(n));
+  for (const step of [1, 1.25, 1.5, 1.75, 2]) {
+    const size = base * step;
+    if (size >= n) return size;
+  }
+  return base * 2;
+}
+
+function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
+  const text = `${info.description} ${info.vendor} ${info.architecture}`.toLowerCase();
+  return (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+    /llvmpipe|lavapipe|swiftshader|warp|software/.test(text);
+}
+
+/**
+ * A WebGPU device with a pipeline cache, buffer pool and command batching. Create one with
+ * {@link Runtime.create}; `destroy()` it when done (tests must).
+ */
+export class Runtime {
+  /** The adapter this runtime runs on. */
+  readonly adapter: AdapterSummary;
+  /** Dispatches per submit. */
+  readonly flushEvery: number;
+
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly freeBuffers = new Map<number, GPUBuffer[]>();
+  private readonly pooledSize = new Map<GPUBuffer, number>();
+  private pendingRelease: GPUBuffer[] = [];
+  private readonly persistent = new Map<GPUBuffer, number>();
+  private readonly freeTextures = new Map<string, GPUTexture[]>();
+  private readonly textureBytesOf = new Map<GPUTexture, number>();
+  private pendingTextureRelease: GPUTexture[] = [];
+
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private batchDispatches = 0;
+  private batchLabels = new Set<string>();
+  private readonly uniformArena: GPUBuffer;
+  private readonly uniformStaging = new ArrayBuffer(UNIFORM_ARENA_BYTES);
+  private readonly uniformView = new DataView(this.uniformStaging);
+  private uniformUsed = 0;
+  private readonly uniformAlign: number;
+
+  private readonly errorChecks: Promise<void>[] = [];
+  private deferredError: DeviceError | null = null;
+  private lostReason: string | null = null;
+  private destroyed = false;
+
+  private live = 0;
+  private pooled = 0;
+  private persistentTotal = 0;
+  private textureTotal = 0;
+  private peakAllocated = 0;
+  private peakLive = 0;
+  private readonly count: RuntimeCounters = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0 };
+
+  private constructor(readonly device: GPUDevice, adapter: AdapterSummary, options: RuntimeOptions) {
+    this.adapter = adapter;
+    this.flushEvery = options.flushEvery ?? 32;
+    this.uniformAlign = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
+    this.uniformArena = this.createPersistentBuffer(UNIFORM_ARENA_BYTES, "uniform-arena");
+    device.lost?.then((info) => {
+      if (!this.destroyed) this.lostReason = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  /**
+   * Acquires the best adapter and a device with all of the adapter's limits.
+   * @throws {DeviceError} with one sentence on what to install when WebGPU or an adapter is missing.
+   */
+  static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+    if (!gpu) {
+      throw new DeviceError(
+        "This runtime has no WebGPU (navigator.gpu is missing): run sr3 with Deno 2 or newer.",
+      );
+    }
+    const adapter = await gpu.requestAdapter({
+      powerPreference: options.powerPreference ?? "high-performance",
+    });
+    if (!adapter) {
+      throw new DeviceError(
+        "No WebGPU adapter was found: install a Vulkan driver for your GPU, or Mesa's software " +
+          "driver for CPU-only machines (Debian/Ubuntu: apt-get install mesa-vulkan-drivers).",
+      );
+    }
+    const limits: Record<string, number> = {};
+    for (const key in adapter.limits) {
+      const value = (adapter.limits as unknown as Record<string, unknown>)[key];
+      if (typeof value === "number") limits[key] = value;
+    }
+    let device: GPUDevice;
+    try {
+      device = await adapter.requestDevice({ requiredLimits: limits });
+    } catch (error) {
+      throw new DeviceError(`The WebGPU adapter refused a device: ${(error as Error).message}`);
+    }
+    const info = adapter.info;
+    return new Runtime(device, {
+      description: info.description,
+      vendor: info.vendor,
+      architecture: info.architecture,
+      isSoftware: isSoftwareAdapter(info),
+      features: [...adapter.features].sort(),
+      limits,
+    }, options);
+  }
+
+  /**
+   * Returns the compute pipeline for `name` with these compile-time `options`, compiling it once.
+   * One pipeline serves every shape, because shapes travel as uniforms.
+   * Compilation errors surface from the next `sync()`/`read()` as a {@link DeviceError} naming the kernel.
+   */
+  pipeline(
+    name: string,
+    options: Readonly<Record<string, string | number | boolean>>,
+    source: () => string,
+  ): GPUComputePipeline {
+    const key = `${name}${JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1)))}`;
+    const cached = this.pipelines.get(key);
+    if (cached) return cached;
+    this.device.pushErrorScope("validation");
+    const module = this.device.createShaderModule({ code: source(), label: key });
+    const pipeline = this.device.createComputePipeline({
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+      label: key,
+    });
+    this.watch(this.device.popErrorScope(), `kernel ${key} failed to compile`);
+    this.pipelines.set(key, pipeline);
+    this.count.pipelinesCompiled++;
+    return pipeline;
+  }
+
+  /** Records one dispatch into the open batch, submitting the batch when it is full. */
+  dispatch(spec: Dispatch): void {
+    this.assertUsable();
+    const uniformBytes = spec.uniforms.byteLength;
+    if (this.uniformUsed + uniformBytes > UNIFORM_ARENA_BYTES) this.flush();
+    const offset = this.uniformUsed;
+    spec.uniforms.writeTo(this.uniformView, offset);
+    this.uniformUsed = Math.ceil((offset + uniformBytes) / this.uniformAlign) * this.uniformAlign;
+
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: this.uniformArena, offset, size: uniformBytes } },
+    ];
+    spec.bindings.forEach((resource, i) => {
+      entries.push({
+        binding: i + 1,
+        resource: resource instanceof GPUBuffer ? { buffer: resource } : resource,
+      });
+    });
+    const pass = this.openPass();
+    pass.setPipeline(spec.pipeline);
+    pass.setBindGroup(
+      0,
+      this.device.createBindGroup({ layout: spec.pipeline.getBindGroupLayout(0), entries }),
+    );
+    const [x, y = 1, z = 1] = spec.workgroups;
+    const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxGroups || y > maxGroups || z > maxGroups) {
+      throw new DeviceError(
+        `kernel ${spec.pipeline.label} asked for ${x}×${y}×${z} workgroups; the device allows ${maxGroups} per dimension`,
+      );
+    }
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    this.batchLabels.add(spec.pipeline.label);
+    this.count.dispatches++;
+    if (++this.batchDispatches >= this.flushEvery) this.flush();
+  }
+
+  /** Records a buffer-to-buffer copy (ends the open compute pass). */
+  copyBuffer(
+    source: GPUBuffer,
+    sourceOffset: number,
+    target: GPUBuffer,
+    targetOffset: number,
+    bytes: number,
+  ): void {
+    this.assertUsable();
+    this.closePass();
+    this.openEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+  }
+
+  /** Submits the open batch (no wait). Buffers released during it become reusable afterwards. */
+  flush(): void {
+    this.closePass();
+    if (this.encoder) {
+      if (this.uniformUsed > 0) {
+        this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging, 0, this.uniformUsed);
+      }
+      this.device.queue.submit([this.encoder.finish()]);
+      const labels = [...this.batchLabels].join(", ");
+      this.watch(this.device.popErrorScope(), `a batch of kernels (${labels}) failed on the device`);
+      this.encoder = null;
+      this.count.submits++;
+    }
+    this.uniformUsed = 0;
+    this.batchDispatches = 0;
+    this.batchLabels = new Set();
+    for (const buffer of this.pendingRelease) {
+      const size = this.pooledSize.get(buffer)!;
+      let list = this.freeBuffers.get(size);
+      if (!list) this.freeBuffers.set(size, list = []);
+      list.push(buffer);
+    }
+    this.pendingRelease = [];
+    for (const texture of this.pendingTextureRelease) {
+      const key = textureKey(texture.width, texture.height, texture.format);
+      let list = this.freeTextures.get(key);
+      if (!list) this.freeTextures.set(key, list = []);
+      list.push(texture);
+    }
+    this.pendingTextureRelease = [];
+  }
+
+  /** Submits everything and waits until the GPU has finished it; rethrows any deferred device error. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.checkErrors();
+  }
+
+  /**
+   * Copies `byteLength` bytes of `buffer` from `byteOffset` back to the CPU. This is a full round trip
+   * (~11 ms in Deno): call it at logging intervals and at the end of loops, never inside them.
+   */
+  async read(buffer: GPUBuffer, byteOffset = 0, byteLength = buffer.size - byteOffset): Promise<ArrayBuffer> {
+    this.assertUsable();
+    const size = Math.ceil(byteLength / 4) * 4;
+    const staging = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.closePass();
+    this.openEncoder().copyBufferToBuffer(buffer, byteOffset, staging, 0, size);
+    this.flush();
+    this.count.readbacks++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      const copy = staging.getMappedRange().slice(0, byteLength);
+      staging.unmap();
+      return copy;
+    } catch (error) {
+      await this.checkErrors();
+      throw new DeviceError(
+        `reading a ${byteLength}-byte buffer back from the GPU failed: ${(error as Error).message}`,
+      );
+    } finally {
+      staging.destroy();
+      await this.checkErrors();
+    }
+  }
+
+  /**
+   * Uploads `data` into `buffer` at `byteOffset`. The open batch is submitted first, so commands already
+   * recorded see the old contents and later ones the new.
+   */
+  write(buffer: GPUBuffer, data: ArrayBufferView<ArrayBuffer>, byteOffset = 0): void {
+    this.assertUsable();
+    if (this.encoder) this.flush();
+    this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Hands out a pooled storage buffer of at least `bytes` bytes (contents undefined). */
+  acquire(bytes: number): GPUBuffer {
+    this.assertUsable();
+    const size = bucketBytes(bytes);
+    let buffer = this.freeBuffers.get(size)?.pop();
+    if (buffer) {
+      this.pooled -= size;
+    } else {
+      buffer = this.device.createBuffer({ size, usage: USAGE_POOLED });
+      this.pooledSize.set(buffer, size);
+    }
+    this.live += size;
+    this.updatePeaks();
+    return buffer;
+  }
+
+  /** Returns a pooled buffer; it becomes reusable after the submit of the batch that may still read it. */
+  release(buffer: GPUBuffer): void {
+    const size = this.pooledSize.get(buffer);
+    if (size === undefined) throw new DeviceError("release() was given a buffer the pool did not hand out");
+    this.live -= size;
+    this.pooled += size;
+    this.pendingRelease.push(buffer);
+  }
+
+  /** Allocates a buffer outside the pool (parameters, optimizer state); free it with `destroyPersistent`. */
+  createPersistentBuffer(bytes: number, label?: string): GPUBuffer {
+    const size = Math.max(MIN_BUFFER_BYTES, Math.ceil(bytes / 4) * 4);
+    const buffer = this.device.createBuffer({ size, usage: USAGE_POOLED, label });
+    this.persistent.set(buffer, size);
+    this.persistentTotal += size;
+    this.updatePeaks();
+    return buffer;
+  }
+
+  /** Frees a buffer from {@link createPersistentBuffer} once the work already recorded is submitted. */
+  destroyPersistent(buffer: GPUBuffer): void {
+    const size = this.persistent.get(buffer);
+    if (size === undefined) return;
+    this.flush();
+    this.persistent.delete(buffer);
+    this.persistentTotal -= size;
+    buffer.destroy();
+  }
+
+  /** Hands out a pooled 2D texture usable as a sampled texture and a storage texture. */
+  acquireTexture(width: number, height: number, format: GPUTextureFormat = "rgba32float"): GPUTexture {
+    this.assertUsable();
+    const reused = this.freeTextures.get(textureKey(width, height, format))?.pop();
+    if (reused) return reused;
+    const texture = this.device.createTexture({
+      size: { width, height },
+      format,
+      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST |
+        GPUTextureUsage.COPY_SRC,
+    });
+    const bytes = width * height * (format === "rgba32float" ? 16 : format === "rgba16float" ? 8 : 4);
+    this.textureBytesOf.set(texture, bytes);
+    this.textureTotal += bytes;
+    this.updatePeaks();
+    return texture;
+  }
+
+  /** Returns a texture to the pool after the submit of the batch that may still read it. */
+  releaseTexture(texture: GPUTexture): void {
+    this.pendingTextureRelease.push(texture);
+  }
+
+  /** Destroys every free pooled buffer and texture (live ones are untouched). */
+  trimPool(): void {
+    this.flush();
+    for (const list of this.freeBuffers.values()) {
+      for (const buffer of list) {
+        this.pooled -= this.pooledSize.get(buffer)!;
+        this.pooledSize.delete(buffer);
+        buffer.destroy();
+      }
+    }
+    this.freeBuffers.clear();
+    for (const list of this.freeTextures.values()) {
+      for (const texture of list) {
+        this.textureTotal -= this.textureBytesOf.get(texture)!;
+        this.textureBytesOf.delete(texture);
+        texture.destroy();
+      }
+    }
+    this.freeTextures.clear();
+  }
+
+  /** Current and peak device memory held by this runtime. */
+  memory(): MemoryStats {
+    return {
+      liveBytes: this.live,
+      pooledBytes: this.pooled,
+      persistentBytes: this.persistentTotal,
+      textureBytes: this.textureTotal,
+      allocatedBytes: this.allocated(),
+      peakAllocatedBytes: this.peakAllocated,
+      peakLiveBytes: this.peakLive,
+    };
+  }
+
+  /** Restarts peak tracking from the current allocation. */
+  resetPeak(): void {
+    this.peakAllocated = this.allocated();
+    this.peakLive = this.live + this.persistentTotal;
+  }
+
+  /** Dispatch, submit, readback and compile counts since creation. */
+  counters(): RuntimeCounters {
+    return { ...this.count };
+  }
+
+  /** Releases the device and everything allocated on it. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.pass = null;
+    this.encoder = null;
+    this.device.destroy();
+  }
+
+  private allocated(): number {
+    return this.live + this.pooled + this.persistentTotal + this.textureTotal;
+  }
+
+  private updatePeaks(): void {
+    this.peakAllocated = Math.max(this.peakAllocated, this.allocated());
+    this.peakLive = Math.max(this.peakLive, this.live + this.persistentTotal);
+  }
+
+  private openEncoder(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope("validation");
+      this.encoder = this.device.createCommandEncoder();
+    }
+    return this.encoder;
+  }
+
+  private openPass(): GPUComputePassEncoder {
+    if (!this.pass) this.pass = this.openEncoder().beginComputePass();
+    return this.pass;
+  }
+
+  private closePass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  private watch(scope: Promise<GPUError | null>, what: string): void {
+    this.errorChecks.push(scope.then((error) => {
+      if (error && !this.deferredError) {
+        this.deferredError = new DeviceError(`${what}: ${error.message.trim()}`);
+      }
+    }));
+  }
+
+  private async checkErrors(): Promise<void> {
+    const pending = this.errorChecks.splice(0);
+    await Promise.all(pending);
+    if (this.deferredError) {
+      const error = this.deferredError;
+      this.deferredError = null;
+      throw error;
+    }
+  }
+
+  private assertUsable(): void {
+    if (this.destroyed) throw new DeviceError("this sr3 runtime was destroyed; create a new one");
+    if (this.lostReason) throw new DeviceError(`the GPU device was lost (${this.lostReason})`);
+  }
+}
+
+function textureKey(width: number, height: number, format: string): string {
+  return `${width}x${height}:${format}`;
+}

@@ -1,0 +1,25 @@
+/**
+ * The WGSL template tag every kernel family uses: npm:wgsl-preprocessor resolves
+ * `#if ${flag}` / `#elif ${flag}` / `#else` / `#endif` blocks from compile-time options, and plain
+ * `${value}` interpolations insert compile-time constants (workgroup sizes, tile shapes).
+ * @module
+ */
+// @ts-types="./wgsl_preprocessor.d.ts"
+import { wgsl as preprocess } from "wgsl-preprocessor";
+
+/** Tagged template producing WGSL source with preprocessor blocks resolved. */
+export const wgsl: (strings: TemplateStringsArray, ...values: unknown[]) => string = preprocess;
+
+/** Threads per workgroup of the flat elementwise kernels. */
+export const FLAT_WORKGROUP = 256;
+
+/**
+ * Workgroup counts for `total` threads of a flat kernel: x is capped at 32768 groups and y takes the
+ * rest, because a dimension may hold at most 65535. Kernels rebuild the flat index as
+ * `gid.x + gid.y * groups.x * WG` with `groups` the `num_workgroups` builtin.
+ */
+export function flatGrid(total: number, workgroupSize = FLAT_WORKGROUP): [number, number] {
+  const groups = Math.max(1, Math.ceil(total / workgroupSize));
+  if (groups <= 32768) return [groups, 1];
+  return [32768, Math.ceil(groups / 32768)];
+}
