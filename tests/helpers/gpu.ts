@@ -4,7 +4,7 @@ import type { Runtime } from "../../kernels/runtime.ts";
 import "../../nn/ops/elementwise.ts";
 
 /** Runs `fn` with a fresh active runtime and destroys it afterwards. */
-export async function withRuntime(fn: (rt: Runtime) => Promise<void>): Promise<void> {
+export async function withRuntime(fn: (rt: Runtime) => Promise<void> | void): Promise<void> {
   const rt = await initRuntime();
   try {
     await fn(rt);

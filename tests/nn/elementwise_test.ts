@@ -82,7 +82,7 @@ Deno.test("shared subgraphs accumulate gradients once per use", gpuTest, async (
 });
 
 Deno.test("mismatched shapes raise ShapeError naming both shapes before queueing work", gpuTest, async () => {
-  await withRuntime(async (rt) => {
+  await withRuntime((rt) => {
     const a = Tensor.zeros([2, 3]);
     const b = Tensor.zeros([4, 3]);
     const before = rt.counters().dispatches;
