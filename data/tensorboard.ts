@@ -10,7 +10,8 @@
  */
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { join } from "node:path";
-import { decodeRecords, encodeRecord, RecordError } from "./tfrecord.ts";
+import { DataError } from "./errors.ts";
+import { decodeRecords, encodeRecord } from "./tfrecord.ts";
 
 /** The version string TensorBoard expects in the first event of a file. */
 export const FILE_VERSION = "brain.Event:2";
@@ -100,7 +101,7 @@ export class TensorBoardWriter {
   /**
    * Adds a PNG image; its width, height and colorspace are read from the PNG header.
    *
-   * @throws {RecordError} if `png` is not a PNG file
+   * @throws {DataError} if `png` is not a PNG file
    */
   addImage(tag: string, png: Uint8Array, step: number): void {
     const header = readPngHeader(png, tag);
@@ -134,7 +135,7 @@ export class TensorBoardWriter {
   }
 
   #append(event: Uint8Array): void {
-    if (this.#file === null) throw new RecordError(`${this.path}: event file writer is closed`);
+    if (this.#file === null) throw new DataError(`${this.path}: event file writer is closed`);
     const record = encodeRecord(event);
     let written = 0;
     while (written < record.length) written += this.#file.writeSync(record.subarray(written));
@@ -203,7 +204,7 @@ function readPngHeader(png: Uint8Array, tag: string): { width: number; height: n
   const isPng = png.length >= 26 && PNG_SIGNATURE.every((byte, i) => png[i] === byte);
   const colorspace = isPng ? COLORSPACE_BY_PNG_COLOR_TYPE[png[25] ?? -1] : undefined;
   if (colorspace === undefined) {
-    throw new RecordError(
+    throw new DataError(
       `image "${tag}": expected PNG bytes with an IHDR header, got ${png.length} other bytes`,
     );
   }

@@ -9,9 +9,10 @@
  * @module
  */
 import crc32c from "crc-32/crc32c.js";
+import { DataError } from "./errors.ts";
 
-/** Thrown when a TFRecord file is truncated or fails a CRC check; the message names file, record and offset. */
-export class RecordError extends Error {
+/** A TFRecord file that is truncated or fails a CRC check; the message names file, record and offset. */
+export class RecordError extends DataError {
   /**
    * Creates the error.
    * @param message what was wrong, naming the file, the record index and its byte offset

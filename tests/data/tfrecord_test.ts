@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DataError } from "../../data/errors.ts";
 import { decodeRecords, encodeRecord, maskedCrc32c, RecordError } from "../../data/tfrecord.ts";
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -52,4 +53,9 @@ Deno.test("decodeRecords names the record and offset of a corrupt length, data o
     ),
   });
   assert.throws(() => decodeRecords(file.subarray(0, at + 5), "x.tfevents"), RecordError);
+  assert.throws(
+    () => decodeRecords(file.subarray(0, at + 5), "x.tfevents"),
+    DataError,
+    "the CLI catches DataError",
+  );
 });
