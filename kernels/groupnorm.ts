@@ -1,0 +1,127 @@
+/**
+ * Dispatchers for group normalisation (`groupnorm.wgsl.ts`): forward with saved statistics, and the
+ * exact backward for x, γ and β, each optionally fused with SiLU.
+ * @module
+ */
+import { formatShape, ShapeError } from "./errors.ts";
+import type { Runtime } from "./runtime.ts";
+import { Uniforms } from "./runtime.ts";
+import { expectShape, type TensorRef } from "./shapes.ts";
+import {
+  CHANNEL_SUM_WORKGROUP,
+  groupNormBackwardSource,
+  groupNormForwardSource,
+  groupNormParamGradSource,
+} from "./groupnorm.wgsl.ts";
+
+/** The sizes a group-norm dispatch needs, derived from an NCHW shape and a group count. */
+export interface GroupNormGeometry {
+  /** Samples N. */
+  samples: number;
+  /** Channels C. */
+  channels: number;
+  /** Groups G (divides C). */
+  groups: number;
+  /** H·W. */
+  spatial: number;
+}
+
+/**
+ * Checks `x` is [N, C, H, W] (or [N, C]) with C divisible by `groups`, and γ, β are [C].
+ * @throws {ShapeError} naming the shapes
+ */
+export function groupNormGeometry(
+  xShape: readonly number[],
+  groups: number,
+  gammaShape: readonly number[],
+  betaShape: readonly number[],
+): GroupNormGeometry {
+  if (xShape.length < 2 || xShape.length > 4) {
+    throw new ShapeError(`groupNorm: x must be [N, C, H, W], got ${formatShape(xShape)}`);
+  }
+  const [samples, channels] = xShape as [number, number];
+  if (!Number.isInteger(groups) || groups < 1 || channels % groups !== 0) {
+    throw new ShapeError(
+      `groupNorm: ${groups} groups do not divide the ${channels} channels of x ${formatShape(xShape)}`,
+    );
+  }
+  expectShape(gammaShape, [channels], "groupNorm gamma");
+  expectShape(betaShape, [channels], "groupNorm beta");
+  const spatial = xShape.slice(2).reduce((a, b) => a * b, 1);
+  return { samples, channels, groups, spatial };
+}
+
+function params(geometry: GroupNormGeometry, eps: number): Uniforms {
+  const channelsPerGroup = geometry.channels / geometry.groups;
+  return new Uniforms()
+    .u32(channelsPerGroup * geometry.spatial, geometry.spatial, channelsPerGroup, geometry.groups)
+    .f32(eps);
+}
+
+/**
+ * y = GroupNorm(x)·γ + β (then SiLU when `silu`); `stats` receives [N, G, 2] = (mean, 1/std).
+ */
+export function groupNormForward(
+  rt: Runtime,
+  y: TensorRef,
+  stats: TensorRef,
+  x: TensorRef,
+  gamma: TensorRef,
+  beta: TensorRef,
+  groups: number,
+  eps: number,
+  silu: boolean,
+): void {
+  const geometry = groupNormGeometry(x.shape, groups, gamma.shape, beta.shape);
+  expectShape(y.shape, x.shape, "groupNorm output");
+  expectShape([stats.size], [geometry.samples * groups * 2], "groupNorm statistics size");
+  rt.dispatch({
+    pipeline: rt.pipeline("groupnorm-forward", { silu }, () => groupNormForwardSource(silu)),
+    uniforms: params(geometry, eps),
+    bindings: [y.buffer, stats.buffer, x.buffer, gamma.buffer, beta.buffer],
+    workgroups: [geometry.samples * groups],
+  });
+}
+
+/**
+ * Gradients of {@link groupNormForward} for x, γ and β (two dispatches). `channelSums` is scratch of
+ * N·C·2 floats.
+ */
+export function groupNormBackward(
+  rt: Runtime,
+  grads: { dx: TensorRef; dGamma: TensorRef; dBeta: TensorRef; channelSums: TensorRef },
+  dy: TensorRef,
+  x: TensorRef,
+  stats: TensorRef,
+  gamma: TensorRef,
+  beta: TensorRef,
+  groups: number,
+  silu: boolean,
+): void {
+  const geometry = groupNormGeometry(x.shape, groups, gamma.shape, beta.shape);
+  expectShape(dy.shape, x.shape, "groupNorm gradient");
+  expectShape(grads.dx.shape, x.shape, "groupNorm input gradient");
+  expectShape([grads.channelSums.size], [geometry.samples * geometry.channels * 2], "groupNorm scratch");
+  expectShape(grads.dGamma.shape, [geometry.channels], "groupNorm gamma gradient");
+  expectShape(grads.dBeta.shape, [geometry.channels], "groupNorm beta gradient");
+  rt.dispatch({
+    pipeline: rt.pipeline("groupnorm-backward", { silu }, () => groupNormBackwardSource(silu)),
+    uniforms: params(geometry, 0),
+    bindings: [
+      grads.dx.buffer,
+      grads.channelSums.buffer,
+      dy.buffer,
+      x.buffer,
+      stats.buffer,
+      gamma.buffer,
+      beta.buffer,
+    ],
+    workgroups: [geometry.samples * groups],
+  });
+  rt.dispatch({
+    pipeline: rt.pipeline("groupnorm-param-grad", {}, groupNormParamGradSource),
+    uniforms: new Uniforms().u32(geometry.samples, geometry.channels),
+    bindings: [grads.dGamma.buffer, grads.dBeta.buffer, grads.channelSums.buffer],
+    workgroups: [Math.ceil(geometry.channels / CHANNEL_SUM_WORKGROUP)],
+  });
+}

@@ -1,0 +1,231 @@
+/**
+ * WGSL for group normalisation (Wu & He 2018) over NCHW tensors, optionally fused with SiLU.
+ *
+ * In NCHW the C/G channels of one group of one sample are one contiguous run of
+ * `groupSize = (C/G)·H·W` floats starting at `(n·G + g)·groupSize`, so one workgroup per
+ * (sample, group) reads a single span. Statistics are Welford running moments per thread, merged
+ * across threads with Chan et al.'s pairwise formula in a fixed tree order: one read of x,
+ * numerically stable (never E[x²] − E[x]²), and deterministic.
+ *
+ * Forward saves mean and 1/std per (sample, group); the backward recomputes x̂ (and, fused, the
+ * pre-activation z) from them instead of storing a normalised copy of x.
+ * @module
+ */
+import { wgsl } from "./wgsl.ts";
+
+/** Threads per (sample, group) workgroup. */
+export const GROUPNORM_WORKGROUP = 256;
+
+/** Threads per workgroup of the per-channel parameter-gradient sum. */
+export const CHANNEL_SUM_WORKGROUP = 64;
+
+const params = `
+struct Params {
+  groupSize: u32,        // (C/G)·H·W floats per (sample, group)
+  spatial: u32,          // H·W
+  channelsPerGroup: u32, // C/G
+  groups: u32,           // G
+  eps: f32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+`;
+
+/**
+ * y = γ·x̂ + β (then SiLU when `silu`), x̂ = (x − mean)·rstd. Writes `stats[2·(n·G + g)]` = mean and
+ * `stats[2·(n·G + g) + 1]` = rstd. Dispatch N·G workgroups (x = n·G + g).
+ */
+export function groupNormForwardSource(silu: boolean): string {
+  return wgsl`
+${params}
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(3) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read> gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> beta: array<f32>;
+const WG: u32 = ${GROUPNORM_WORKGROUP}u;
+
+// Per-thread moments (count, mean, M2 = Σ(x − mean)²), merged pairwise up the tree.
+var<workgroup> count: array<f32, WG>;
+var<workgroup> mean: array<f32, WG>;
+var<workgroup> m2: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: vec3u) {
+  let slot = wid.x; // n·G + g
+  let base = slot * p.groupSize;
+
+  // Welford: one pass over this thread's strided share of the group.
+  var n = 0.0;
+  var mu = 0.0;
+  var s = 0.0;
+  for (var e = lane; e < p.groupSize; e += WG) {
+    let v = x[base + e];
+    n += 1.0;
+    let d = v - mu;
+    mu += d / n;
+    s += d * (v - mu);
+  }
+  count[lane] = n;
+  mean[lane] = mu;
+  m2[lane] = s;
+  workgroupBarrier();
+
+  // Chan's merge: mean = (na·ma + nb·mb)/n, M2 = M2a + M2b + δ²·na·nb/n. Empty partners are skipped.
+  for (var step = WG / 2u; step > 0u; step = step / 2u) {
+    if (lane < step) {
+      let na = count[lane];
+      let nb = count[lane + step];
+      let total = na + nb;
+      if (nb > 0.0) {
+        let delta = mean[lane + step] - mean[lane];
+        mean[lane] = mean[lane] + delta * (nb / total);
+        m2[lane] = m2[lane] + m2[lane + step] + delta * delta * (na * nb / total);
+        count[lane] = total;
+      }
+    }
+    workgroupBarrier();
+  }
+  let groupMean = mean[0];
+  let rstd = inverseSqrt(m2[0] / f32(p.groupSize) + p.eps);
+  if (lane == 0u) {
+    stats[2u * slot] = groupMean;
+    stats[2u * slot + 1u] = rstd;
+  }
+
+  // Channel-outer loop: γ and β are read once per channel, not once per element.
+  let firstChannel = (slot % p.groups) * p.channelsPerGroup;
+  for (var ch = 0u; ch < p.channelsPerGroup; ch++) {
+    let scale = gamma[firstChannel + ch] * rstd;
+    let shift = beta[firstChannel + ch] - groupMean * scale;
+    let row = base + ch * p.spatial;
+    for (var i = lane; i < p.spatial; i += WG) {
+      let z = fma(x[row + i], scale, shift);
+#if ${silu}
+      y[row + i] = z / (1.0 + exp(-z));
+#else
+      y[row + i] = z;
+#endif
+    }
+  }
+}
+`;
+}
+
+/**
+ * Input gradient and per-(sample, channel) partial parameter gradients, one workgroup per
+ * (sample, group). With u = ∂L/∂z (= ∂L/∂y, or ∂L/∂y · SiLU'(z) when fused) and M = groupSize:
+ *
+ *   ∂L/∂x = rstd · (γ_c·u − (Σ γ·u + x̂ · Σ γ·u·x̂) / M)        (sums over the group)
+ *   channelSums[n, c] = (Σ_hw u, Σ_hw u·x̂)                     (β and γ gradients before Σ_n)
+ */
+export function groupNormBackwardSource(silu: boolean): string {
+  return wgsl`
+${params}
+@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<storage, read_write> channelSums: array<f32>;
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(4) var<storage, read> x: array<f32>;
+@group(0) @binding(5) var<storage, read> stats: array<f32>;
+@group(0) @binding(6) var<storage, read> gamma: array<f32>;
+@group(0) @binding(7) var<storage, read> beta: array<f32>;
+const WG: u32 = ${GROUPNORM_WORKGROUP}u;
+
+var<workgroup> partial: array<vec2f, WG>;
+var<workgroup> groupSums: vec2f;
+
+// ∂L/∂z at one element: the incoming gradient, times SiLU'(z) when the activation is fused.
+fn gradZ(at: u32, xhat: f32, g: f32, b: f32) -> f32 {
+#if ${silu}
+  let z = fma(xhat, g, b);
+  let s = 1.0 / (1.0 + exp(-z));
+  return dy[at] * s * (1.0 + z * (1.0 - s));
+#else
+  return dy[at];
+#endif
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: vec3u) {
+  let slot = wid.x;
+  let base = slot * p.groupSize;
+  let groupMean = stats[2u * slot];
+  let rstd = stats[2u * slot + 1u];
+  let sample = slot / p.groups;
+  let firstChannel = (slot % p.groups) * p.channelsPerGroup;
+  let channels = p.groups * p.channelsPerGroup;
+
+  // Pass 1: per-channel Σu and Σu·x̂, reduced in a fixed tree order (deterministic).
+  var sums = vec2f(0.0);
+  for (var ch = 0u; ch < p.channelsPerGroup; ch++) {
+    let c = firstChannel + ch;
+    let g = gamma[c];
+    let b = beta[c];
+    let row = base + ch * p.spatial;
+    var acc = vec2f(0.0);
+    for (var i = lane; i < p.spatial; i += WG) {
+      let xhat = (x[row + i] - groupMean) * rstd;
+      let u = gradZ(row + i, xhat, g, b);
+      acc += vec2f(u, u * xhat);
+    }
+    partial[lane] = acc;
+    workgroupBarrier();
+    for (var step = WG / 2u; step > 0u; step = step / 2u) {
+      if (lane < step) { partial[lane] += partial[lane + step]; }
+      workgroupBarrier();
+    }
+    if (lane == 0u) {
+      let total = partial[0];
+      channelSums[2u * (sample * channels + c)] = total.x;
+      channelSums[2u * (sample * channels + c) + 1u] = total.y;
+      sums += g * total;
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u) { groupSums = sums / f32(p.groupSize); }
+  workgroupBarrier();
+  let meanGu = groupSums.x;
+  let meanGuXhat = groupSums.y;
+
+  // Pass 2: the input gradient.
+  for (var ch = 0u; ch < p.channelsPerGroup; ch++) {
+    let c = firstChannel + ch;
+    let g = gamma[c];
+    let b = beta[c];
+    let row = base + ch * p.spatial;
+    for (var i = lane; i < p.spatial; i += WG) {
+      let xhat = (x[row + i] - groupMean) * rstd;
+      let u = gradZ(row + i, xhat, g, b);
+      dx[row + i] = rstd * (g * u - fma(xhat, meanGuXhat, meanGu));
+    }
+  }
+}
+`;
+}
+
+/**
+ * γ and β gradients: Σ over samples of the per-(sample, channel) sums, one thread per channel in a
+ * fixed order. `dGamma[c] = Σ_n channelSums[n, c].y`, `dBeta[c] = Σ_n channelSums[n, c].x`.
+ */
+export function groupNormParamGradSource(): string {
+  return wgsl`
+struct Params { samples: u32, channels: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> dGamma: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dBeta: array<f32>;
+@group(0) @binding(3) var<storage, read> channelSums: array<f32>;
+const WG: u32 = ${CHANNEL_SUM_WORKGROUP}u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
+  var acc = vec2f(0.0);
+  for (var n = 0u; n < p.samples; n++) {
+    let at = 2u * (n * p.channels + c);
+    acc += vec2f(channelSums[at], channelSums[at + 1u]);
+  }
+  dBeta[c] = acc.x;
+  dGamma[c] = acc.y;
+}
+`;
+}
