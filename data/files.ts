@@ -6,6 +6,12 @@
  */
 import { DataError, describeError } from "./errors.ts";
 
+/** Options for creating an output file or folder. */
+export interface OutputOptions {
+  /** Replace an existing output (atomically, once the new one is complete). Default false. */
+  overwrite?: boolean;
+}
+
 /** Whether anything exists at `path` (file, folder or link). */
 export async function pathExists(path: string): Promise<boolean> {
   try {

@@ -12,6 +12,7 @@ import {
   assertOutputFree,
   ensureParentDir,
   moveIntoPlace,
+  type OutputOptions,
   removeQuietly,
   temporarySibling,
 } from "./files.ts";
@@ -43,12 +44,6 @@ export interface GeoTiffHeader {
   bigTiff?: boolean;
   /** zlib level 1–9. Default 6. */
   deflateLevel?: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
-}
-
-/** Options for creating an output file. */
-export interface OutputOptions {
-  /** Replace an existing file at the path (atomically, on close). Default false. */
-  overwrite?: boolean;
 }
 
 type SampleArray =

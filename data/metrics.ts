@@ -31,13 +31,16 @@ function roundHalfEven(value: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
+/** One [−1, 1] value as the reference's `tensor2img` converts it: clamp, map to [0, 255], round. */
+export function signedUnitToByte(value: number): number {
+  const clamped = Math.min(1, Math.max(-1, value));
+  return roundHalfEven(((clamped + 1) / 2) * 255);
+}
+
 /** Converts a [−1, 1] image to uint8 the way the reference's `tensor2img` does (clamp, ·255, round). */
 export function toUint8Image(image: Float32Array): Uint8Array {
   const out = new Uint8Array(image.length);
-  for (let i = 0; i < image.length; i++) {
-    const clamped = Math.min(1, Math.max(-1, image[i]!));
-    out[i] = roundHalfEven(((clamped + 1) / 2) * 255);
-  }
+  for (let i = 0; i < image.length; i++) out[i] = signedUnitToByte(image[i]!);
   return out;
 }
 
