@@ -1,0 +1,85 @@
+/**
+ * WGSL for the optimizer's elementwise updates: a fused Adam/AdamW step, and the exponential moving
+ * average (and swap) of weights.
+ * @module
+ */
+import { FLAT_WORKGROUP, wgsl } from "./wgsl.ts";
+
+/**
+ * One Adam step on one parameter tensor, reading each of p, g, m, v once and writing p, m, v
+ * (Kingma & Ba 2015, Alg. 1, in PyTorch's arrangement; decoupled weight decay as in Loshchilov &
+ * Hutter's AdamW):
+ *   p ← p·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
+ *   p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
+ * The bias corrections are computed on the host in float64 and arrive as uniforms.
+ */
+export function adamSource(): string {
+  return wgsl`
+struct Params {
+  size: u32,
+  stepSize: f32,        // lr / (1 − β1ᵗ)
+  rootCorrection2: f32, // 1 / √(1 − β2ᵗ)
+  beta1: f32,
+  beta2: f32,
+  eps: f32,
+  decayFactor: f32,     // 1 − lr·weightDecay
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+@group(0) @binding(4) var<storage, read> grad: array<f32>;
+const WG: u32 = ${FLAT_WORKGROUP}u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = gid.x + gid.y * groups.x * WG;
+  if (i >= p.size) { return; }
+  let g = grad[i];
+  let mNew = fma(p.beta1, m[i], (1.0 - p.beta1) * g);
+  let vNew = fma(p.beta2, v[i], (1.0 - p.beta2) * g * g);
+  m[i] = mNew;
+  v[i] = vNew;
+  param[i] = param[i] * p.decayFactor - p.stepSize * mNew / (sqrt(vNew) * p.rootCorrection2 + p.eps);
+}
+`;
+}
+
+/** shadow ← shadow + (1 − decay)·(param − shadow), the EMA update as one lerp per element. */
+export function emaUpdateSource(): string {
+  return wgsl`
+struct Params { size: u32, rate: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> shadow: array<f32>;
+@group(0) @binding(2) var<storage, read> param: array<f32>;
+const WG: u32 = ${FLAT_WORKGROUP}u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = gid.x + gid.y * groups.x * WG;
+  if (i >= p.size) { return; }
+  let s = shadow[i];
+  shadow[i] = fma(p.rate, param[i] - s, s);
+}
+`;
+}
+
+/** Exchanges a[i] and b[i] in place (swapping EMA weights in for sampling and back out). */
+export function swapSource(): string {
+  return wgsl`
+struct Params { size: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> b: array<f32>;
+const WG: u32 = ${FLAT_WORKGROUP}u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = gid.x + gid.y * groups.x * WG;
+  if (i >= p.size) { return; }
+  let t = a[i];
+  a[i] = b[i];
+  b[i] = t;
+}
+`;
+}

@@ -1,0 +1,74 @@
+/**
+ * An exponential moving average of model weights in persistent device buffers (sampling from the
+ * averaged weights is markedly better for diffusion models; Ho et al. 2020 use decay 0.9999).
+ * @module
+ */
+import { emaUpdate, swapContents } from "../kernels/adam.ts";
+import { formatShape, ShapeError } from "../kernels/errors.ts";
+import { getRuntime, Tensor } from "./tensor.ts";
+
+/** Shadow copies s of parameters p, updated as s ← decay·s + (1 − decay)·p. */
+export class EMA {
+  private readonly shadows: Tensor[];
+
+  /** Starts the averages at the parameters' current values. */
+  constructor(readonly params: readonly Tensor[], readonly decay = 0.9999) {
+    if (!(decay >= 0 && decay <= 1)) throw new RangeError(`EMA decay must be in [0, 1], got ${decay}`);
+    const rt = getRuntime();
+    this.shadows = params.map((p) => {
+      const shadow = Tensor.empty(p.shape, { persistent: true, name: `${p.name ?? "param"}.ema` });
+      rt.copyBuffer(p.buffer, 0, shadow.buffer, 0, p.size * 4);
+      return shadow;
+    });
+  }
+
+  /** Folds the current parameters into the averages (one fused kernel per tensor). */
+  update(): void {
+    const rt = getRuntime();
+    this.params.forEach((p, i) => emaUpdate(rt, this.shadows[i]!, p, this.decay));
+  }
+
+  /** Overwrites the parameters with the averages. */
+  copyTo(params: readonly Tensor[] = this.params): void {
+    const rt = getRuntime();
+    this.checkMatches(params);
+    params.forEach((p, i) => rt.copyBuffer(this.shadows[i]!.buffer, 0, p.buffer, 0, p.size * 4));
+  }
+
+  /** Exchanges parameters and averages in place: call before sampling and again after to restore. */
+  swap(): void {
+    const rt = getRuntime();
+    this.params.forEach((p, i) => swapContents(rt, p, this.shadows[i]!));
+  }
+
+  /** The averages on the host, in parameter order (one round trip). */
+  exportState(): Promise<Float32Array[]> {
+    return Promise.all(this.shadows.map((s) => s.read()));
+  }
+
+  /** Restores averages from {@link exportState}. @throws {ShapeError} when sizes differ */
+  importState(values: readonly Float32Array[]): void {
+    const rt = getRuntime();
+    if (values.length !== this.shadows.length) {
+      throw new ShapeError(`EMA state holds ${values.length} tensors for ${this.shadows.length} parameters`);
+    }
+    values.forEach((data, i) => {
+      const shadow = this.shadows[i]!;
+      if (data.length !== shadow.size) {
+        throw new ShapeError(`EMA state ${i}: ${data.length} values for ${formatShape(shadow.shape)}`);
+      }
+      rt.write(shadow.buffer, data as Float32Array<ArrayBuffer>);
+    });
+  }
+
+  /** Frees the shadow buffers. */
+  dispose(): void {
+    for (const s of this.shadows) s.dispose();
+  }
+
+  private checkMatches(params: readonly Tensor[]): void {
+    if (params.length !== this.shadows.length || params.some((p, i) => p.size !== this.shadows[i]!.size)) {
+      throw new ShapeError("EMA.copyTo: the tensors do not match the averaged parameters");
+    }
+  }
+}
