@@ -13,7 +13,7 @@
  * training data's units and data type.
  * @module
  */
-import type { BandStatistics } from "./stats.ts";
+import { type BandStatistics, percentileKey } from "./stats.ts";
 import { type DataType, dataTypeInfo, toDataTypeValue } from "./types.ts";
 
 /** Percentiles (in %) that bound the normalisation of non-uint8 data. */
@@ -53,7 +53,7 @@ export function chooseNormalization(
   if (!stats || stats.length !== bands) {
     throw new RangeError(`chooseNormalization: ${dataType} data needs statistics for ${bands} bands`);
   }
-  const [lowKey, highKey] = NORMALIZATION_PERCENTILES.map(String) as [string, string];
+  const [lowKey, highKey] = NORMALIZATION_PERCENTILES.map(percentileKey) as [string, string];
   const low = stats.map((s) => s.percentiles[lowKey]!);
   const high = stats.map((s, b) => Math.max(s.percentiles[highKey]!, low[b]! + 1));
   return { method: "percentile", dataType, low, high };

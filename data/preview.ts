@@ -46,8 +46,8 @@ function channelMaps(
     const accumulator = new BandStatisticsAccumulator(1, "float32");
     accumulator.add(data.subarray(band * pixels, (band + 1) * pixels), valid);
     const stats = accumulator.result()?.[0];
-    const low = stats?.percentiles["2"] ?? 0;
-    const high = stats?.percentiles["98"] ?? 1;
+    const low = stats?.percentiles.p2 ?? 0;
+    const high = stats?.percentiles.p98 ?? 1;
     const scale = high > low ? 255 / (high - low) : 0;
     return (v: number) => Math.min(255, Math.max(0, Math.round((v - low) * scale)));
   });

@@ -37,6 +37,11 @@ export function nodataFraction(mask: Uint8Array): number {
 /** The percentiles every statistics record carries: 0.1 and 99.9 (normalisation), 2 and 98 (previews). */
 export const STAT_PERCENTILES = [0.1, 2, 98, 99.9] as const;
 
+/** The key of a percentile in {@link BandStatistics.percentiles}: 0.1 → "p0.1". */
+export function percentileKey(percent: number): string {
+  return `p${percent}`;
+}
+
 /**
  * Statistics of one band over valid pixels, leaving out samples equal to the nodata value or NaN (GDAL's
  * per-band semantics, so the numbers match `gdalinfo -stats`).
@@ -53,7 +58,7 @@ export interface BandStatistics {
   /** Population standard deviation. */
   std: number;
   /**
-   * Percentiles keyed by their rank in percent ("0.1", "2", "98", "99.9"), linearly interpolated between
+   * Percentiles keyed "p0.1", "p2", "p98", "p99.9" (see {@link percentileKey}), linearly interpolated between
    * order statistics (NumPy's default). Exact for 8- and 16-bit integer data; for 32-bit and float data
    * estimated from a deterministic sample of up to 262 144 values per band.
    */
@@ -199,7 +204,7 @@ export class BandStatisticsAccumulator {
     return this.count.map((count, b) => {
       const values = this.sketches[b]!.percentiles(STAT_PERCENTILES, count);
       const percentiles: Record<string, number> = {};
-      STAT_PERCENTILES.forEach((p, i) => (percentiles[String(p)] = values[i]!));
+      STAT_PERCENTILES.forEach((p, i) => (percentiles[percentileKey(p)] = values[i]!));
       return {
         count,
         min: this.min[b]!,

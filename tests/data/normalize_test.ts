@@ -22,8 +22,8 @@ Deno.test("uint16 maps by the 0.1/99.9 percentiles of valid pixels, clamps outsi
   const stats = accumulator.result()!;
   const normalization = chooseNormalization("uint16", 3, stats);
   assert.equal(normalization.method, "percentile");
-  assert.deepEqual(normalization.low, stats.map((s) => s.percentiles["0.1"]));
-  assert.deepEqual(normalization.high, stats.map((s) => s.percentiles["99.9"]));
+  assert.deepEqual(normalization.low, stats.map((s) => s.percentiles["p0.1"]));
+  assert.deepEqual(normalization.high, stats.map((s) => s.percentiles["p99.9"]));
   const restoredFromJson = JSON.parse(JSON.stringify(normalization)) as Normalization;
   const normalized = normalize(raster.data, pixels, restoredFromJson, valid);
   assert.ok(normalized.every((v) => v >= -1 && v <= 1));

@@ -38,7 +38,7 @@ Deno.test("statistics merged over blocks equal a plain computation (uint16 exact
     assert.ok(Math.abs(stats!.mean - mean) < 1e-9);
     assert.ok(Math.abs(stats!.std - std) < 1e-9);
     for (const p of [0.1, 2, 98, 99.9]) {
-      assert.ok(Math.abs(stats!.percentiles[String(p)]! - percentile(values, p)) < 1e-9, `${dataType} p${p}`);
+      assert.ok(Math.abs(stats!.percentiles[`p${p}`]! - percentile(values, p)) < 1e-9, `${dataType} p${p}`);
     }
   }
 });
