@@ -1,0 +1,236 @@
+/**
+ * Tiling a large low-resolution raster for whole-raster super-resolution, and blending the
+ * super-resolved tiles back into full-resolution rows that stream out in order.
+ *
+ * Tiles are the model's input size and overlap by 2·padding pixels (arcgis.learn's `padding`: the border
+ * of each tile that is blended with its neighbours). Where a raster does not divide evenly, the last tile
+ * of a row or column is shifted inwards instead of padded, so the model never sees made-up pixels.
+ *
+ * Blending window: SR3 is stochastic, so two overlapping tiles disagree in fine detail and cropping at a
+ * midline leaves a visible seam. Each tile is weighted by a separable raised-cosine ramp, sin²(π/2·t),
+ * over its 2·padding·factor outer pixels on every side that borders another tile (weight 1 inside and on
+ * the raster's own edges). The ramp is smooth (zero slope at both ends, so no visible kink), falls towards
+ * the tile border where the network sees the least context, and in a regular overlap the two
+ * neighbours' ramps are complementary (sin² + cos² = 1), so the result is a true cross-fade; elsewhere the
+ * weighted sum is divided by the summed weights.
+ * @module
+ */
+import { DataError } from "./errors.ts";
+
+/** One tile of a plan, in low-resolution pixels. */
+export interface Tile {
+  /** Position in the plan (row-major). */
+  index: number;
+  /** Column of the tile's upper-left pixel. */
+  x: number;
+  /** Row of that pixel. */
+  y: number;
+  /** Index of the tile row this tile belongs to. */
+  row: number;
+}
+
+/** Tiles covering a raster. */
+export interface TilePlan {
+  /** Raster width (LR pixels). */
+  width: number;
+  /** Raster height. */
+  height: number;
+  /** Tile side (the model's LR input size). */
+  tileSize: number;
+  /** Overlap on each side between neighbouring tiles is 2·padding. */
+  padding: number;
+  /** Tile positions along x. */
+  columns: number[];
+  /** Tile positions along y. */
+  rows: number[];
+  /** All tiles, row by row. */
+  tiles: Tile[];
+}
+
+function axisPositions(length: number, tileSize: number, stride: number): number[] {
+  const positions: number[] = [];
+  for (let p = 0; p + tileSize < length; p += stride) positions.push(p);
+  positions.push(length - tileSize); // the last tile, shifted inwards to end at the edge
+  return [...new Set(positions)];
+}
+
+/**
+ * Plans tiles of `tileSize` over a raster with 2·padding pixels of overlap (stride tileSize − 2·padding).
+ * @param path the raster, for error messages
+ * @throws {DataError} when the raster is smaller than one tile
+ * @throws {RangeError} when the padding leaves no stride
+ */
+export function planTiles(
+  path: string,
+  width: number,
+  height: number,
+  tileSize: number,
+  padding: number,
+): TilePlan {
+  const stride = tileSize - 2 * padding;
+  if (!Number.isInteger(padding) || padding < 0 || stride < 1) {
+    throw new RangeError(`padding ${padding} must be a whole number below half the tile size ${tileSize}`);
+  }
+  if (width < tileSize || height < tileSize) {
+    throw new DataError(
+      `${path}: raster of ${width}×${height} is smaller than one ${tileSize}×${tileSize} model tile`,
+    );
+  }
+  const columns = axisPositions(width, tileSize, stride);
+  const rows = axisPositions(height, tileSize, stride);
+  const tiles: Tile[] = [];
+  rows.forEach((y, row) => columns.forEach((x) => tiles.push({ index: tiles.length, x, y, row })));
+  return { width, height, tileSize, padding, columns, rows, tiles };
+}
+
+/** sin² ramp weights for `length` pixels; `rampStart`/`rampEnd` say which ends fade. */
+function rampWeights(length: number, ramp: number, rampStart: boolean, rampEnd: boolean): Float32Array {
+  const weights = new Float32Array(length).fill(1);
+  for (let i = 0; i < Math.min(ramp, length); i++) {
+    const w = Math.sin((Math.PI / 2) * ((i + 0.5) / ramp)) ** 2;
+    if (rampStart) weights[i] = Math.min(weights[i]!, w);
+    if (rampEnd) weights[length - 1 - i] = Math.min(weights[length - 1 - i]!, w);
+  }
+  return weights;
+}
+
+/** A block of finished output rows. */
+export interface FinishedRows {
+  /** First row (HR pixels). */
+  y: number;
+  /** Number of rows. */
+  count: number;
+  /** Band-sequential values (bands × count × width); NaN where nodata. */
+  data: Float32Array;
+  /** 1 where a valid value was blended, 0 for nodata (count × width). */
+  valid: Uint8Array;
+}
+
+interface RowAccumulator {
+  sums: Float32Array;
+  weights: Float32Array;
+}
+
+/**
+ * Blends super-resolved tiles (HR = LR·factor) into rows and hands out rows as soon as no later tile can
+ * touch them, so memory stays at about two tile rows of output regardless of the raster's size.
+ */
+export class TileBlender {
+  /** HR width. */
+  readonly width: number;
+  /** HR height. */
+  readonly height: number;
+  private readonly rows = new Map<number, RowAccumulator>();
+  private readonly pendingPerTileRow: number[];
+  private readonly weightsX = new Map<number, Float32Array>();
+  private readonly weightsY = new Map<number, Float32Array>();
+  private nextRowToEmit = 0;
+
+  /**
+   * @param plan the LR tile plan
+   * @param factor HR/LR scale
+   * @param bands bands per tile
+   */
+  constructor(private readonly plan: TilePlan, readonly factor: number, readonly bands: number) {
+    this.width = plan.width * factor;
+    this.height = plan.height * factor;
+    this.pendingPerTileRow = plan.rows.map(() => plan.columns.length);
+    const hrTile = plan.tileSize * factor;
+    const ramp = 2 * plan.padding * factor;
+    const lastX = plan.columns.at(-1)!;
+    const lastY = plan.rows.at(-1)!;
+    for (const x of plan.columns) this.weightsX.set(x, rampWeights(hrTile, ramp, x > 0, x < lastX));
+    for (const y of plan.rows) this.weightsY.set(y, rampWeights(hrTile, ramp, y > 0, y < lastY));
+  }
+
+  /**
+   * Adds one super-resolved tile.
+   * @param tile the tile of the plan it belongs to
+   * @param data band-sequential HR pixels (bands × (tileSize·factor)²)
+   * @param valid per-HR-pixel validity (1 valid, 0 nodata); default all valid
+   */
+  add(tile: Tile, data: Float32Array, valid?: Uint8Array): void {
+    const side = this.plan.tileSize * this.factor;
+    const pixels = side * side;
+    if (data.length !== this.bands * pixels) {
+      throw new RangeError(
+        `tile ${tile.index}: ${data.length} values, expected ${this.bands}×${side}×${side}`,
+      );
+    }
+    const wx = this.weightsX.get(tile.x)!;
+    const wy = this.weightsY.get(tile.y)!;
+    const x0 = tile.x * this.factor;
+    const y0 = tile.y * this.factor;
+    for (let r = 0; r < side; r++) {
+      const accumulator = this.row(y0 + r);
+      for (let c = 0; c < side; c++) {
+        const p = r * side + c;
+        if (valid && !valid[p]) continue;
+        const w = wx[c]! * wy[r]!;
+        const column = x0 + c;
+        accumulator.weights[column] = accumulator.weights[column]! + w;
+        for (let b = 0; b < this.bands; b++) {
+          const at = b * this.width + column;
+          accumulator.sums[at] = accumulator.sums[at]! + w * data[b * pixels + p]!;
+        }
+      }
+    }
+    this.complete(tile);
+  }
+
+  /** Marks a tile as done without data (all nodata); its pixels stay nodata unless other tiles cover them. */
+  skip(tile: Tile): void {
+    this.complete(tile);
+  }
+
+  /**
+   * The rows that are final and not yet taken, in order, or null when none is ready. Rows that no valid
+   * tile pixel covered are nodata.
+   */
+  takeFinishedRows(): FinishedRows | null {
+    const firstPending = this.pendingPerTileRow.findIndex((count) => count > 0);
+    const finishedUpTo = firstPending < 0 ? this.height : this.plan.rows[firstPending]! * this.factor;
+    if (finishedUpTo <= this.nextRowToEmit) return null;
+    const y = this.nextRowToEmit;
+    const count = finishedUpTo - y;
+    const data = new Float32Array(this.bands * count * this.width);
+    const valid = new Uint8Array(count * this.width);
+    for (let r = 0; r < count; r++) {
+      const accumulator = this.rows.get(y + r);
+      this.rows.delete(y + r);
+      for (let x = 0; x < this.width; x++) {
+        const weight = accumulator?.weights[x] ?? 0;
+        const isValid = weight > 0;
+        valid[r * this.width + x] = isValid ? 1 : 0;
+        for (let b = 0; b < this.bands; b++) {
+          data[(b * count + r) * this.width + x] = isValid
+            ? accumulator!.sums[b * this.width + x]! / weight
+            : Number.NaN;
+        }
+      }
+    }
+    this.nextRowToEmit = finishedUpTo;
+    return { y, count, data, valid };
+  }
+
+  private row(y: number): RowAccumulator {
+    let accumulator = this.rows.get(y);
+    if (!accumulator) {
+      if (y < this.nextRowToEmit) throw new RangeError(`row ${y} was already emitted; add tiles row by row`);
+      accumulator = {
+        sums: new Float32Array(this.bands * this.width),
+        weights: new Float32Array(this.width),
+      };
+      this.rows.set(y, accumulator);
+    }
+    return accumulator;
+  }
+
+  private complete(tile: Tile): void {
+    const pending = this.pendingPerTileRow[tile.row]!;
+    if (pending === 0) {
+      throw new RangeError(`tile row ${tile.row} already complete; tile ${tile.index} added twice`);
+    }
+    this.pendingPerTileRow[tile.row] = pending - 1;
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * Whole-raster super-resolution around any model: read a low-resolution raster tile row by tile row,
+ * normalise, skip all-nodata tiles, hand batches to a `superResolve` callback (the diffusion sampler),
+ * blend the tiles, restore native units and data type, and stream DEFLATE strips into a georeferenced
+ * GeoTIFF that appears under its name only when complete. Memory stays at a few tile rows whatever the
+ * raster's size; only the callback touches the GPU.
+ * @module
+ */
+import type { BatchShape } from "./dataset.ts";
+import { DataError } from "./errors.ts";
+import { scaleGeo } from "./geo.ts";
+import { checkBands } from "./geotiff_source.ts";
+import { GeoTiffStripWriter } from "./geotiff_writer.ts";
+import { denormalize, type Normalization, normalize } from "./normalize.ts";
+import { openRaster } from "./raster.ts";
+import { enlargeMask, resizeBicubic, resizeBicubicMasked } from "./resample.ts";
+import { validMask } from "./stats.ts";
+import { planTiles, type Tile, TileBlender } from "./tiling.ts";
+import type { DataType } from "./types.ts";
+
+/** What the model receives: NCHW low-resolution tiles and their bicubic upsampling, in [−1, 1]. */
+export interface TileBatch {
+  /** Low-resolution tiles (N × C × tileSize × tileSize). */
+  lr: Float32Array;
+  /** The condition: tiles upsampled bicubically to HR size (N × C × H × W). */
+  lrUp: Float32Array;
+  /** Sizes. */
+  shape: BatchShape;
+  /** The plan's tiles in this batch. */
+  tiles: Tile[];
+}
+
+/** The model: returns HR tiles in [−1, 1], N × C × H × W, for a batch. */
+export type SuperResolve = (batch: TileBatch) => Promise<Float32Array>;
+
+/** Options of {@link upscaleRaster}. */
+export interface UpscaleOptions {
+  /** The low-resolution raster. */
+  inputPath: string;
+  /** The GeoTIFF to write (refused if it exists, unless `overwrite`). */
+  outputPath: string;
+  /** Scale factor (HR pixels per LR pixel along each axis). */
+  factor: number;
+  /** Model input size in LR pixels. */
+  tileSize: number;
+  /** Overlap on each tile side in LR pixels (neighbours overlap by 2·padding). */
+  padding: number;
+  /** Tiles per superResolve call. */
+  batchSize: number;
+  /** The model's normalisation; its band count must match the raster's (selected) bands. */
+  normalization: Normalization;
+  /** 0-based bands of the input to use. Default: all. */
+  bands?: readonly number[];
+  /** Output data type. Default: the normalisation's (the training data's). */
+  dataType?: DataType;
+  /**
+   * Match each output tile's low frequencies to the input: add the bicubic upsampling of
+   * (LR − downsampled output). Counters the colour/hue drift SR3 shows on satellite imagery; off by default.
+   */
+  colorCorrection?: boolean;
+  /** Replace an existing output (atomically). Default false. */
+  overwrite?: boolean;
+  /** Called after each batch with (tiles done, total tiles). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What {@link upscaleRaster} wrote. */
+export interface UpscaleSummary {
+  /** The output path. */
+  outputPath: string;
+  /** Output width. */
+  width: number;
+  /** Output height. */
+  height: number;
+  /** Bands written. */
+  bands: number;
+  /** Tiles in the plan. */
+  tiles: number;
+  /** Tiles skipped because every pixel was nodata. */
+  skippedTiles: number;
+}
+
+interface PendingTile {
+  tile: Tile;
+  lr: Float32Array;
+  lrUp: Float32Array;
+  valid: Uint8Array;
+}
+
+/** Adds the upsampled low-frequency difference between the LR tile and the downsampled output. */
+function correctColours(
+  hr: Float32Array,
+  lr: Float32Array,
+  valid: Uint8Array,
+  tileSize: number,
+  factor: number,
+): void {
+  const side = tileSize * factor;
+  const hrValid = enlargeMask(valid, tileSize, tileSize, factor);
+  const low = resizeBicubicMasked(hr, hrValid, side, side, tileSize, tileSize).data;
+  const difference = lr.map((v, i) => (valid[i % (tileSize * tileSize)] ? v - low[i]! : 0));
+  const correction = resizeBicubic(difference, tileSize, tileSize, side, side);
+  for (let i = 0; i < hr.length; i++) hr[i] = Math.min(1, Math.max(-1, hr[i]! + correction[i]!));
+}
+
+/**
+ * Super-resolves a whole raster tile by tile and writes a georeferenced GeoTIFF: same CRS and origin,
+ * pixel size divided by `factor`, size multiplied by it, nodata carried over (and kept where the input is
+ * nodata), the native data type restored. Nothing appears under `outputPath` unless it completes.
+ *
+ * @param superResolve the model; called with batches of at most `batchSize` tiles
+ * @throws {DataError} for an unreadable input, a band count that does not match the model, a raster
+ * smaller than one tile, an all-nodata raster, or an existing output without `overwrite`
+ */
+export async function upscaleRaster(
+  options: UpscaleOptions,
+  superResolve: SuperResolve,
+): Promise<UpscaleSummary> {
+  const { inputPath, outputPath, factor, tileSize, padding, batchSize, normalization } = options;
+  const source = await openRaster(inputPath);
+  let writer: GeoTiffStripWriter | null = null;
+  try {
+    const bands = checkBands(inputPath, source.bandCount, options.bands);
+    if (bands.length !== normalization.low.length) {
+      throw new DataError(
+        `${inputPath}: the model expects ${normalization.low.length} band${
+          normalization.low.length === 1 ? "" : "s"
+        }, ` +
+          `the raster gives ${bands.length}${options.bands ? " (selected)" : ""}`,
+      );
+    }
+    const plan = planTiles(inputPath, source.width, source.height, tileSize, padding);
+    const blender = new TileBlender(plan, factor, bands.length);
+    writer = await GeoTiffStripWriter.open(outputPath, {
+      width: blender.width,
+      height: blender.height,
+      bandCount: bands.length,
+      dataType: options.dataType ?? normalization.dataType,
+      nodata: source.nodata,
+      geo: source.geo ? scaleGeo(source.geo, factor) : null,
+    }, { overwrite: options.overwrite });
+    const output = writer;
+    const lrPixels = tileSize * tileSize;
+    const side = tileSize * factor;
+    const hrLength = bands.length * side * side;
+    let pending: PendingTile[] = [];
+    let done = 0;
+    let skippedTiles = 0;
+
+    const drain = async (): Promise<void> => {
+      for (let rows = blender.takeFinishedRows(); rows; rows = blender.takeFinishedRows()) {
+        const native = denormalize(rows.data, rows.count * blender.width, normalization, {
+          valid: rows.valid,
+          nodata: source.nodata,
+        });
+        await output.writeRows(rows.y, native);
+      }
+    };
+    const runBatch = async (): Promise<void> => {
+      if (pending.length === 0) return;
+      const shape: BatchShape = {
+        batch: pending.length,
+        channels: bands.length,
+        height: side,
+        width: side,
+        lrHeight: tileSize,
+        lrWidth: tileSize,
+      };
+      const lr = new Float32Array(pending.length * bands.length * lrPixels);
+      const lrUp = new Float32Array(pending.length * hrLength);
+      pending.forEach((p, n) => {
+        lr.set(p.lr, n * p.lr.length);
+        lrUp.set(p.lrUp, n * hrLength);
+      });
+      const hr = await superResolve({ lr, lrUp, shape, tiles: pending.map((p) => p.tile) });
+      if (hr.length !== pending.length * hrLength) {
+        throw new RangeError(
+          `superResolve returned ${hr.length} values for ${pending.length}×${bands.length}×${side}×${side}`,
+        );
+      }
+      pending.forEach((p, n) => {
+        const tileHr = hr.slice(n * hrLength, (n + 1) * hrLength);
+        if (options.colorCorrection) correctColours(tileHr, p.lr, p.valid, tileSize, factor);
+        blender.add(p.tile, tileHr, enlargeMask(p.valid, tileSize, tileSize, factor));
+      });
+      done += pending.length;
+      pending = [];
+      options.onProgress?.(done + skippedTiles, plan.tiles.length);
+      await drain();
+    };
+
+    for (const [row, y] of plan.rows.entries()) {
+      const strip = await source.readWindow(0, y, source.width, tileSize, { bands });
+      for (const tile of plan.tiles.filter((t) => t.row === row)) {
+        const lrNative = new Float32Array(bands.length * lrPixels);
+        for (let b = 0; b < bands.length; b++) {
+          for (let r = 0; r < tileSize; r++) {
+            const from = (b * tileSize + r) * source.width + tile.x;
+            lrNative.set(strip.subarray(from, from + tileSize), (b * tileSize + r) * tileSize);
+          }
+        }
+        const valid = validMask(lrNative, lrPixels, source.nodata);
+        if (!valid.some((v) => v === 1)) {
+          blender.skip(tile);
+          skippedTiles++;
+          continue;
+        }
+        const lr = normalize(lrNative, lrPixels, normalization, valid);
+        const lrUp = resizeBicubicMasked(lr, valid, tileSize, tileSize, side, side).data;
+        pending.push({ tile, lr, lrUp, valid });
+        if (pending.length === batchSize) await runBatch();
+      }
+      await drain();
+    }
+    await runBatch();
+    await drain();
+    if (done === 0) throw new DataError(`${inputPath}: every pixel is nodata; nothing to super-resolve`);
+    await output.close();
+    return {
+      outputPath,
+      width: blender.width,
+      height: blender.height,
+      bands: bands.length,
+      tiles: plan.tiles.length,
+      skippedTiles,
+    };
+  } catch (error) {
+    await writer?.abort();
+    throw error;
+  } finally {
+    await source.close();
+  }
+}
