@@ -163,3 +163,60 @@ export function noiseLevelEncodingReference(levels: HostTensor, dim: number): Ho
   }
   return { data, shape: [n, dim] };
 }
+
+/**
+ * The exact gradient of {@link attentionReference} with respect to qkv given dOut [N, C, H, W], from
+ * the closed form (dV = dO·P, dS = P ∘ (dP − rowsum(dP ∘ P)) with dP = dOᵀV, dQ = K·dSᵀ/√C,
+ * dK = Q·dS/√C): cheaper than finite differences at sizes that exercise several GPU tiles.
+ */
+export function attentionBackwardReference(qkv: HostTensor, gradOut: HostTensor): HostTensor {
+  const [n, c3] = qkv.shape as [number, number];
+  const c = c3 / 3;
+  const l = qkv.data.length / (n * c3);
+  const scale = 1 / Math.sqrt(c);
+  const grad = new Float64Array(qkv.data.length);
+  const probs = new Float64Array(l * l);
+  const gradScores = new Float64Array(l * l);
+  for (let s = 0; s < n; s++) {
+    const at = (block: number, ch: number, token: number): number => ((s * 3 + block) * c + ch) * l + token;
+    const dO = (ch: number, token: number): number => gradOut.data[(s * c + ch) * l + token]!;
+    for (let i = 0; i < l; i++) {
+      let max = -Infinity;
+      for (let j = 0; j < l; j++) {
+        let dot = 0;
+        for (let ch = 0; ch < c; ch++) dot += qkv.data[at(0, ch, i)]! * qkv.data[at(1, ch, j)]!;
+        probs[i * l + j] = dot * scale;
+        max = Math.max(max, dot * scale);
+      }
+      let total = 0;
+      for (let j = 0; j < l; j++) total += probs[i * l + j] = Math.exp(probs[i * l + j]! - max);
+      for (let j = 0; j < l; j++) probs[i * l + j] = probs[i * l + j]! / total;
+      let rowDot = 0;
+      for (let j = 0; j < l; j++) {
+        let dP = 0;
+        for (let ch = 0; ch < c; ch++) dP += dO(ch, i) * qkv.data[at(2, ch, j)]!;
+        gradScores[i * l + j] = dP;
+        rowDot += dP * probs[i * l + j]!;
+      }
+      for (let j = 0; j < l; j++) {
+        gradScores[i * l + j] = probs[i * l + j]! * (gradScores[i * l + j]! - rowDot) * scale;
+      }
+    }
+    for (let ch = 0; ch < c; ch++) {
+      for (let t = 0; t < l; t++) {
+        let dq = 0;
+        let dk = 0;
+        let dv = 0;
+        for (let u = 0; u < l; u++) {
+          dq += gradScores[t * l + u]! * qkv.data[at(1, ch, u)]!;
+          dk += gradScores[u * l + t]! * qkv.data[at(0, ch, u)]!;
+          dv += dO(ch, u) * probs[u * l + t]!;
+        }
+        grad[at(0, ch, t)] = dq;
+        grad[at(1, ch, t)] = dk;
+        grad[at(2, ch, t)] = dv;
+      }
+    }
+  }
+  return { data: grad, shape: [...qkv.shape] };
+}
