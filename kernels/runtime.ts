@@ -352,7 +352,7 @@ export class Runtime {
     }
     this.pendingRelease = [];
     for (const texture of this.pendingTextureRelease) {
-      const key = textureKey(texture.width, texture.height, texture.format);
+      const key = textureKey(texture.width, texture.height, texture.format, texture.depthOrArrayLayers);
       let list = this.freeTextures.get(key);
       if (!list) this.freeTextures.set(key, list = []);
       list.push(texture);
@@ -453,18 +453,27 @@ export class Runtime {
     buffer.destroy();
   }
 
-  /** Hands out a pooled 2D texture usable as a sampled texture and a storage texture. */
-  acquireTexture(width: number, height: number, format: GPUTextureFormat = "rgba32float"): GPUTexture {
+  /**
+   * Hands out a pooled 2D texture (with `layers` array layers) usable as a sampled texture and a
+   * storage texture.
+   */
+  acquireTexture(
+    width: number,
+    height: number,
+    format: GPUTextureFormat = "rgba32float",
+    layers = 1,
+  ): GPUTexture {
     this.assertUsable();
-    const reused = this.freeTextures.get(textureKey(width, height, format))?.pop();
+    const reused = this.freeTextures.get(textureKey(width, height, format, layers))?.pop();
     if (reused) return reused;
     const texture = this.device.createTexture({
-      size: { width, height },
+      size: { width, height, depthOrArrayLayers: layers },
       format,
       usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST |
         GPUTextureUsage.COPY_SRC,
     });
-    const bytes = width * height * (format === "rgba32float" ? 16 : format === "rgba16float" ? 8 : 4);
+    const bytes = width * height * layers *
+      (format === "rgba32float" ? 16 : format === "rgba16float" ? 8 : 4);
     this.textureBytesOf.set(texture, bytes);
     this.textureTotal += bytes;
     this.updatePeaks();
@@ -583,6 +592,6 @@ export class Runtime {
   }
 }
 
-function textureKey(width: number, height: number, format: string): string {
-  return `${width}x${height}:${format}`;
+function textureKey(width: number, height: number, format: string, layers: number): string {
+  return `${width}x${height}x${layers}:${format}`;
 }
