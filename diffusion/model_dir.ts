@@ -1,0 +1,277 @@
+/**
+ * The sr3 model directory: `model.json` (every knob, the schedule, bands, normalisation, chip size,
+ * downsample factor, training progress, and Esri-model-definition fields) plus versioned checkpoints:
+ *
+ * ```
+ * model.json
+ * checkpoints/step-00001200/weights.safetensors    the trained weights (f32)
+ * checkpoints/step-00001200/ema.safetensors        EMA weights, when training keeps an EMA
+ * checkpoints/step-00001200/optimizer.safetensors  Adam moments (m.<param>, v.<param>)
+ * checkpoints/step-00001200/state.json             trainer state for --resume
+ * ```
+ *
+ * A checkpoint is written into a temporary folder and renamed into place, then model.json is replaced
+ * atomically to point at it, and only then are older checkpoints pruned: a crash at any moment leaves
+ * model.json naming a complete checkpoint.
+ * @module
+ */
+import { DataError, describeError } from "../data/errors.ts";
+import {
+  ensureParentDir,
+  moveIntoPlace,
+  pathExists,
+  removeQuietly,
+  temporarySibling,
+} from "../data/files.ts";
+import type { Normalization } from "../data/normalize.ts";
+import type { HostParameter } from "../nn/module.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type NamedArray,
+  SafetensorsError,
+} from "../nn/safetensors.ts";
+import { type UNet, type UNetConfig, validateConfig } from "../nn/unet.ts";
+import type { ScheduleConfig } from "./schedule.ts";
+import { SCHEDULE_NAMES } from "./schedule.ts";
+
+/** The format tag of model.json files this version writes and reads. */
+export const MODEL_FORMAT = "sr3-model/1";
+
+/** sr3's version, recorded in model.json. */
+export const SR3_VERSION = "0.1.0";
+
+/** Training progress recorded in model.json. */
+export interface TrainingProgress {
+  /** Optimizer steps taken. */
+  step: number;
+  /** Completed epochs. */
+  epoch: number;
+  /** Batch size used. */
+  batchSize: number;
+  /** Learning rate. */
+  lr: number;
+  /** Loss on ε: "l1" (SR3) or "l2". */
+  loss: "l1" | "l2";
+  /** EMA decay, or null without EMA. */
+  emaDecay: number | null;
+  /** Smoothed training loss at the last checkpoint. */
+  lastLoss: number | null;
+  /** Training seed. */
+  seed: number;
+  /** Dataset the model was trained on. */
+  dataset: string;
+}
+
+/** model.json. Fields in PascalCase are those of Esri's model definition (.emd). */
+export interface ModelDefinition {
+  /** Esri: the framework. */
+  Framework: "sr3";
+  /** Esri: model kind. */
+  ModelType: "SuperResolution";
+  /** Esri: model name. */
+  ModelName: "SR3";
+  /** Esri: the weights inference uses (EMA when available), relative to the model directory. */
+  ModelFile: string;
+  /** Esri: high-resolution chip height. */
+  ImageHeight: number;
+  /** Esri: high-resolution chip width. */
+  ImageWidth: number;
+  /** Esri: 1-based band indices of the source imagery the model uses. */
+  ExtractBands: number[];
+  /** Esri: native value range [low, high] of the first band's normalisation. */
+  DataRange: [number, number];
+  /** Esri: batch size for inference. */
+  BatchSize: number;
+  /** Esri: overlap in low-resolution pixels for tiled inference. */
+  ModelPadding: number;
+  /** Esri: version of the producing software. */
+  Version: string;
+  /** sr3 format tag. */
+  format: typeof MODEL_FORMAT;
+  /** The UNet's knobs. */
+  unet: UNetConfig;
+  /** The training noise schedule. */
+  schedule: ScheduleConfig;
+  /** HR/LR resolution ratio. */
+  downsampleFactor: number;
+  /** Native ↔ [−1, 1] mapping of the training data. */
+  normalization: Normalization;
+  /** Nodata value of the training imagery, if any. */
+  nodata: number | null;
+  /** Training progress, null for imported models. */
+  training: TrainingProgress | null;
+  /** Latest checkpoint folder, relative to the model directory, or null. */
+  checkpoint: string | null;
+}
+
+/** What a checkpoint holds. */
+export interface CheckpointContents {
+  /** Model weights by parameter name. */
+  weights: Map<string, NamedArray>;
+  /** EMA weights by parameter name, if kept. */
+  ema: Map<string, NamedArray> | null;
+  /** Optimizer tensors (`m.<param>`, `v.<param>`), if saved. */
+  optimizer: Map<string, NamedArray> | null;
+  /** Trainer state (JSON), if saved. */
+  state: Record<string, unknown> | null;
+}
+
+/** The folder name of the checkpoint at `step`. */
+export function checkpointName(step: number): string {
+  return `checkpoints/step-${String(step).padStart(8, "0")}`;
+}
+
+/** Host copies of a module's parameters, by name (one readback for all). */
+export async function readParameters(model: UNet): Promise<Map<string, NamedArray>> {
+  const named = [...model.namedParameters()];
+  const values = await Promise.all(named.map(([, t]) => t.read()));
+  return new Map(named.map(([name, t], i) => [name, { data: values[i]!, shape: [...t.shape] }]));
+}
+
+async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await ensureParentDir(path);
+  const temporary = temporarySibling(path);
+  try {
+    await Deno.writeFile(temporary, bytes);
+    await moveIntoPlace(temporary, path);
+  } catch (error) {
+    await removeQuietly(temporary);
+    throw error;
+  }
+}
+
+/** Writes model.json atomically. */
+export async function writeModelDefinition(dir: string, definition: ModelDefinition): Promise<void> {
+  await writeAtomic(
+    `${dir}/model.json`,
+    new TextEncoder().encode(JSON.stringify(definition, null, 2) + "\n"),
+  );
+}
+
+/**
+ * Writes a checkpoint folder atomically, points model.json at it, then prunes all but the newest
+ * `keep` checkpoints. Returns the checkpoint's relative path.
+ */
+export async function saveCheckpoint(
+  dir: string,
+  definition: ModelDefinition,
+  step: number,
+  contents: CheckpointContents,
+  keep = 2,
+): Promise<string> {
+  const name = checkpointName(step);
+  const target = `${dir}/${name}`;
+  await ensureParentDir(target);
+  const temporary = temporarySibling(target);
+  try {
+    await Deno.mkdir(temporary, { recursive: true });
+    await Deno.writeFile(`${temporary}/weights.safetensors`, encodeSafetensors(contents.weights));
+    if (contents.ema) await Deno.writeFile(`${temporary}/ema.safetensors`, encodeSafetensors(contents.ema));
+    if (contents.optimizer) {
+      await Deno.writeFile(`${temporary}/optimizer.safetensors`, encodeSafetensors(contents.optimizer));
+    }
+    if (contents.state) {
+      await Deno.writeTextFile(`${temporary}/state.json`, JSON.stringify(contents.state, null, 2) + "\n");
+    }
+    await moveIntoPlace(temporary, target);
+  } catch (error) {
+    await removeQuietly(temporary);
+    throw error;
+  }
+  const modelFile = `${name}/${contents.ema ? "ema" : "weights"}.safetensors`;
+  await writeModelDefinition(dir, { ...definition, ModelFile: modelFile, checkpoint: name });
+  const all = [...Deno.readDirSync(`${dir}/checkpoints`)]
+    .filter((e) => e.isDirectory && /^step-\d{8}$/.test(e.name))
+    .map((e) => e.name)
+    .sort();
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) {
+    await removeQuietly(`${dir}/checkpoints/${old}`);
+  }
+  return name;
+}
+
+function fail(path: string, problem: string): never {
+  throw new DataError(`${path}: ${problem}`);
+}
+
+/** Reads and validates model.json. @throws {DataError} naming the file and the problem */
+export async function readModelDefinition(dir: string): Promise<ModelDefinition> {
+  const path = `${dir}/model.json`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    return fail(
+      path,
+      `cannot read the model definition (${describeError(error)}); is ${dir} an sr3 model directory?`,
+    );
+  }
+  let json: ModelDefinition;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return fail(path, `is not valid JSON (${describeError(error)})`);
+  }
+  if (json.format !== MODEL_FORMAT) {
+    fail(path, `format is ${JSON.stringify(json.format)}, expected "${MODEL_FORMAT}"`);
+  }
+  try {
+    validateConfig(json.unet);
+  } catch (error) {
+    fail(path, describeError(error));
+  }
+  if (!SCHEDULE_NAMES.includes(json.schedule?.schedule)) {
+    fail(path, `unknown schedule ${JSON.stringify(json.schedule)}`);
+  }
+  if (!(json.downsampleFactor >= 1)) fail(path, `downsampleFactor must be ≥ 1, got ${json.downsampleFactor}`);
+  if (json.normalization?.low?.length !== json.unet.bands) {
+    fail(
+      path,
+      `normalization covers ${json.normalization?.low?.length} bands, the model has ${json.unet.bands}`,
+    );
+  }
+  return json;
+}
+
+async function readTensors(path: string): Promise<Map<string, NamedArray>> {
+  try {
+    return decodeSafetensors(await Deno.readFile(path), path).tensors;
+  } catch (error) {
+    if (error instanceof SafetensorsError) throw new DataError(error.message);
+    return fail(path, `cannot read (${describeError(error)})`);
+  }
+}
+
+/** Reads the weights inference should use (model.json's ModelFile). */
+export function readInferenceWeights(
+  dir: string,
+  definition: ModelDefinition,
+): Promise<Map<string, NamedArray>> {
+  return readTensors(`${dir}/${definition.ModelFile}`);
+}
+
+/** Reads everything in model.json's current checkpoint (for resuming). */
+export async function readCheckpoint(dir: string, definition: ModelDefinition): Promise<CheckpointContents> {
+  if (!definition.checkpoint) fail(`${dir}/model.json`, "names no checkpoint to resume from");
+  const base = `${dir}/${definition.checkpoint}`;
+  const optional = async <T>(path: string, read: (p: string) => Promise<T>): Promise<T | null> =>
+    (await pathExists(path)) ? await read(path) : null;
+  return {
+    weights: await readTensors(`${base}/weights.safetensors`),
+    ema: await optional(`${base}/ema.safetensors`, readTensors),
+    optimizer: await optional(`${base}/optimizer.safetensors`, readTensors),
+    state: await optional(`${base}/state.json`, async (p) => {
+      try {
+        return JSON.parse(await Deno.readTextFile(p)) as Record<string, unknown>;
+      } catch (error) {
+        return fail(p, `is not valid JSON (${describeError(error)})`);
+      }
+    }),
+  };
+}
+
+/** Parameter maps as {@link HostParameter}s for `Module.loadParameters`. */
+export function asHostParameters(tensors: Map<string, NamedArray>): Map<string, HostParameter> {
+  return new Map([...tensors].map(([k, v]) => [k, { data: v.data, shape: v.shape }]));
+}
