@@ -196,10 +196,12 @@ export class ChipDataset {
     }
   }
 
+  /** The training chips in the shuffled order of one epoch. */
   private epochOrder(epoch: number): number[] {
     return permutation(this.train.length, mixSeed(this.seed, ORDER_STREAM, epoch)).map((i) => this.train[i]!);
   }
 
+  /** Builds a batch from chip indices; `random` null means centre crops and no augmentation. */
   private assemble(indices: readonly number[], random: RandomSource | null): Batch {
     const size = this.chipSize;
     const lrSize = this.lrChipSize;

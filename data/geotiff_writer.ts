@@ -306,6 +306,7 @@ export class GeoTiffStripWriter {
     await removeQuietly(this.temporaryPath);
   }
 
+  /** Compresses the buffered rows as one strip and appends it to the file. */
   private async flushStrip(): Promise<void> {
     const { width, bandCount, deflateLevel } = this.header;
     const samples = this.strip.subarray(0, this.rowsInStrip * width * bandCount);
@@ -321,12 +322,14 @@ export class GeoTiffStripWriter {
     this.rowsInStrip = 0;
   }
 
+  /** Appends bytes at the current end of the file, looping over short writes. */
   private async writeAll(bytes: Uint8Array): Promise<void> {
     let written = 0;
     while (written < bytes.length) written += await this.file.write(bytes.subarray(written));
     this.fileOffset += bytes.length;
   }
 
+  /** The directory entries of the finished image. */
   private fields(): TiffField[] {
     const { width, height, bandCount, dataType, photometric, rowsPerStrip, bigTiff, geo, nodata } =
       this.header;

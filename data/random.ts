@@ -26,7 +26,10 @@ export function mixSeed(...parts: number[]): number {
 export class SeededRandom implements RandomSource {
   private value: number;
 
-  /** @param seed any integer; equal seeds give equal sequences */
+  /**
+   * Starts a sequence.
+   * @param seed any integer; equal seeds give equal sequences
+   */
   constructor(seed: number) {
     this.value = seed >>> 0;
   }

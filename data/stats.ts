@@ -142,6 +142,7 @@ export class BandStatisticsAccumulator {
   private readonly sketches: QuantileSketch[];
 
   /**
+   * Starts empty.
    * @param bands number of bands in each block
    * @param dataType data type of the values (decides exact or sampled percentiles)
    * @param nodata samples equal to this value are left out (default: none)

@@ -127,6 +127,7 @@ export class TileBlender {
   private nextRowToEmit = 0;
 
   /**
+   * Prepares the blending weights of every tile position.
    * @param plan the LR tile plan
    * @param factor HR/LR scale
    * @param bands bands per tile
@@ -213,6 +214,7 @@ export class TileBlender {
     return { y, count, data, valid };
   }
 
+  /** The accumulator of output row y, created on first use. */
   private row(y: number): RowAccumulator {
     let accumulator = this.rows.get(y);
     if (!accumulator) {
@@ -226,6 +228,7 @@ export class TileBlender {
     return accumulator;
   }
 
+  /** Counts a tile of its tile row as done. */
   private complete(tile: Tile): void {
     const pending = this.pendingPerTileRow[tile.row]!;
     if (pending === 0) {

@@ -1,0 +1,86 @@
+/**
+ * The data layer of sr3: GeoTIFF/PNG/JPEG reading, a streaming GeoTIFF writer, Export Tiles chips,
+ * training datasets, Pillow-equivalent bicubic resampling, normalisation, tiling and blending for
+ * whole-raster super-resolution, PNG previews, and PSNR/SSIM as published SR3 numbers are computed.
+ * Nothing here touches the GPU.
+ * @module
+ */
+export { DataError } from "./errors.ts";
+export {
+  DATA_TYPES,
+  type DataType,
+  type DataTypeInfo,
+  dataTypeInfo,
+  type GeoKeys,
+  type GeoReference,
+  isDataType,
+  type RasterFormat,
+  type RasterInfo,
+  type RasterSource,
+  type ReadWindowOptions,
+  toDataTypeValue,
+} from "./types.ts";
+export { crsLabel, sameCrs, scaleGeo, windowGeo } from "./geo.ts";
+export { openRaster, type RasterData, rasterInfo, readRaster } from "./raster.ts";
+export { type GeoTiffHeader, GeoTiffStripWriter, writeGeoTiff } from "./geotiff_writer.ts";
+export type { OutputOptions } from "./files.ts";
+export { encodePng, type PngImage, type RgbaImage, writePng } from "./png.ts";
+export {
+  previewImage,
+  type PreviewOptions,
+  type PreviewStretch,
+  rasterPreview,
+  type RasterPreviewOptions,
+  writeRasterPreview,
+} from "./preview.ts";
+export { enlargeMask, resizeBicubic, resizeBicubicMasked } from "./resample.ts";
+export {
+  chooseNormalization,
+  denormalize,
+  type Normalization,
+  NORMALIZATION_PERCENTILES,
+  normalize,
+} from "./normalize.ts";
+export {
+  type BandStatistics,
+  BandStatisticsAccumulator,
+  nodataFraction,
+  percentileKey,
+  STAT_PERCENTILES,
+  validMask,
+} from "./stats.ts";
+export {
+  type ChipOrigin,
+  type DatasetManifest,
+  type ExportSummary,
+  exportTiles,
+  type ExportTilesOptions,
+} from "./export.ts";
+export type { ChipFolder, LoadedImage, NativeSamples } from "./chips.ts";
+export {
+  type Batch,
+  type BatchShape,
+  ChipDataset,
+  type ChipDatasetOptions,
+  type DatasetState,
+  loadChipDataset,
+} from "./dataset.ts";
+export { mixSeed, permutation, randomInt, type RandomSource, SeededRandom } from "./random.ts";
+export { type FinishedRows, planTiles, type Tile, TileBlender, type TilePlan } from "./tiling.ts";
+export {
+  type SuperResolve,
+  type TileBatch,
+  type UpscaleOptions,
+  upscaleRaster,
+  type UpscaleSummary,
+} from "./upscale.ts";
+export {
+  type ImageMetrics,
+  imageMetrics,
+  psnrUint8,
+  type RasterMetrics,
+  rasterMetrics,
+  signedUnitToByte,
+  ssimUint8,
+  toUint8Image,
+} from "./metrics.ts";
