@@ -3,6 +3,7 @@ import { DataError } from "../../data/errors.ts";
 import { windowGeo } from "../../data/geo.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { chooseNormalization } from "../../data/normalize.ts";
+import { rasterMetrics } from "../../data/metrics.ts";
 import { openRaster, readRaster } from "../../data/raster.ts";
 import { resizeBicubic } from "../../data/resample.ts";
 import { type SuperResolve, type TileBatch, upscaleRaster } from "../../data/upscale.ts";
@@ -215,4 +216,42 @@ Deno.test("bad input: band mismatch, smaller than a tile, all nodata, existing o
     assert.equal(calls, 0);
     assert.deepEqual(await listDir(dir), ["blank.tif", "lr.tif", "taken.tif"]);
     assert.equal(await Deno.readTextFile(`${dir}/taken.tif`), "keep me");
+  }));
+
+Deno.test("round trip: HR raster → ×4 LR → upscale lands exactly on the HR grid; metrics compare the two", () =>
+  withTempDir(async (dir) => {
+    const hr = await readRaster(RASTERS.osbsLzw);
+    const geo = hr.info.geo!;
+    const low = resizeBicubic(hr.data, 400, 400, 100, 100);
+    const lrGeo = { ...geo, pixelSizeX: geo.pixelSizeX * 4, pixelSizeY: geo.pixelSizeY * 4 };
+    await writeGeoTiff(`${dir}/lr.tif`, low, {
+      width: 100,
+      height: 100,
+      bandCount: 3,
+      dataType: "uint8",
+      geo: lrGeo,
+    });
+    const options = {
+      factor: 4,
+      tileSize: 32,
+      padding: 4,
+      batchSize: 4,
+      normalization: chooseNormalization("uint8", 3),
+    };
+    await upscaleRaster(
+      { ...options, inputPath: `${dir}/lr.tif`, outputPath: `${dir}/sr.tif` },
+      bicubicModel,
+    );
+    const sr = await readRaster(`${dir}/sr.tif`);
+    assert.deepEqual([sr.info.width, sr.info.height], [400, 400]);
+    assert.deepEqual([sr.info.geo!.originX, sr.info.geo!.originY, sr.info.geo!.epsg], [
+      geo.originX,
+      geo.originY,
+      32617,
+    ]);
+    assert.ok(Math.abs(sr.info.geo!.pixelSizeX - geo.pixelSizeX) < 1e-12);
+    const metrics = await rasterMetrics(RASTERS.osbsLzw, `${dir}/sr.tif`);
+    // Bicubic ×4 on 10 cm savanna imagery: a plausible baseline, far from identical and far from noise.
+    assert.ok(metrics.psnr > 18 && metrics.psnr < 35, `PSNR ${metrics.psnr}`);
+    assert.ok(metrics.ssim > 0.3 && metrics.ssim < 0.95, `SSIM ${metrics.ssim}`);
   }));
