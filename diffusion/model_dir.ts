@@ -38,8 +38,7 @@ import { SCHEDULE_NAMES } from "./schedule.ts";
 /** The format tag of model.json files this version writes and reads. */
 export const MODEL_FORMAT = "sr3-model/1";
 
-/** sr3's version, recorded in model.json. */
-export const SR3_VERSION = "0.1.0";
+export { SR3_VERSION } from "../kernels/version.ts";
 
 /** Training progress recorded in model.json. */
 export interface TrainingProgress {

@@ -1,0 +1,100 @@
+/**
+ * What every `sr3` command shares: turning library errors into one line and an exit code, parsing
+ * numbers and lists, and printing data as JSON or text.
+ * @module
+ */
+import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { DataError } from "../data/errors.ts";
+import { DeviceError, ShapeError } from "../kernels/errors.ts";
+import { SafetensorsError } from "../nn/safetensors.ts";
+
+/** Exit codes: 0 ok, 1 the work failed (bad input file, device problem), 2 bad usage. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Errors whose message is already the whole story for a user. */
+function isUserFacing(error: unknown): error is Error {
+  return error instanceof DataError || error instanceof DeviceError || error instanceof ShapeError ||
+    error instanceof SafetensorsError || error instanceof RangeError;
+}
+
+/**
+ * Runs a command body: a known error becomes `sr3 <command>: <message>` on stderr and exit 1; anything
+ * else is a bug, printed with its stack so it can be reported.
+ */
+export async function runCommand(name: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    if (isUserFacing(error)) {
+      console.error(`sr3 ${name}: ${error.message}`);
+    } else {
+      console.error(`sr3 ${name}: unexpected error (please report it):`);
+      console.error(error);
+    }
+    Deno.exit(EXIT.failure);
+  }
+}
+
+/** Parses a number option; usage errors name the option. */
+export function parseNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) {
+    throw new InvalidArgumentError(`"${value}" is not a number.`);
+  }
+  return n;
+}
+
+/** Parses a positive integer option. */
+export function parsePositiveInt(value: string): number {
+  const n = parseNumber(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${value}" is not a positive integer.`);
+  return n;
+}
+
+/** Parses a non-negative integer option. */
+export function parseNonNegativeInt(value: string): number {
+  const n = parseNumber(value);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new InvalidArgumentError(`"${value}" is not a non-negative integer.`);
+  }
+  return n;
+}
+
+/** Parses a comma-separated list of integers, e.g. `1,2,4,4,8,8`. */
+export function parseIntList(value: string): number[] {
+  const parts = value.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
+  if (parts.length === 0 && value.trim() !== "") throw new InvalidArgumentError(`"${value}" is not a list.`);
+  return parts.map((p) => {
+    const n = Number(p);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`"${p}" in "${value}" is not an integer.`);
+    return n;
+  });
+}
+
+/** Parses 1-based band numbers (`1,2,3`, as GDAL and ArcGIS count) into 0-based indices. */
+export function parseBands(value: string): number[] {
+  return parseIntList(value).map((band) => {
+    if (band < 1) throw new InvalidArgumentError(`band ${band} in "${value}": bands are numbered from 1.`);
+    return band - 1;
+  });
+}
+
+/** Parses one of a fixed set of words, suggesting the valid ones. */
+export function parseChoice<T extends string>(choices: readonly T[]): (value: string) => T {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new InvalidArgumentError(`"${value}" is not one of ${choices.join(", ")}.`);
+    }
+    return value as T;
+  };
+}
+
+/** Prints `value` as pretty JSON on stdout. */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/** Formats a byte count as MiB/GiB. */
+export function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}

@@ -1,0 +1,39 @@
+/**
+ * The `sr3` command: `deno task sr3 <command>` from a checkout, or `deno install -A -n sr3 cli/main.ts`.
+ * Each subcommand lives in its own file and only parses arguments and calls the library.
+ * @module
+ */
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { SR3_VERSION } from "../kernels/version.ts";
+import { EXIT } from "./common.ts";
+import { infoCommand } from "./info.ts";
+import { exportCommand } from "./export.ts";
+import { metricsCommand } from "./metrics.ts";
+
+/** Builds the `sr3` program with every subcommand. */
+export function buildProgram(): Command {
+  const program = new Command("sr3")
+    .description(
+      "SR3 diffusion super-resolution for satellite and aerial imagery, on WebGPU.\n" +
+        "Workflow: export chips → train → upscale → eval.",
+    )
+    .version(SR3_VERSION)
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  for (const command of [infoCommand, exportCommand, metricsCommand]) {
+    program.addCommand(command.exitOverride() as unknown as Command);
+  }
+  return program;
+}
+
+if (import.meta.main) {
+  try {
+    await buildProgram().parseAsync(Deno.args, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and --version exit 0; every other commander error is a usage error.
+      Deno.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
+    }
+    throw error;
+  }
+}
