@@ -11,7 +11,7 @@ const shapes: [number[], number][] = [
   [[2, 6, 5, 7], 3], // odd spatial, 2 channels per group, batch > 1
   [[3, 5, 3, 3], 5], // one channel per group, C not divisible by 4
   [[2, 6, 4, 5], 1], // a single group (layer norm over C·H·W)
-  [[1, 4, 17, 19], 2], // groups longer than the workgroup (2·323 > 256 floats)
+  [[1, 4, 17, 19], 2], // groups of 646 floats: ten per lane of the 64-lane workgroup
 ];
 
 Deno.test("groupNorm matches the float64 reference, gradients for x, gamma and beta", gpuTest, async () => {
