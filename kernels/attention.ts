@@ -29,6 +29,7 @@ import {
   FLASH_WORKGROUP,
   type FlashLayout,
   flashRowsPerWorkgroup,
+  flashWorkgroupBytes,
 } from "./attention_flash.wgsl.ts";
 
 /** Sizes of one attention call. */
@@ -368,20 +369,24 @@ export const FLASH_MAX_CHANNELS = FLASH_WORKGROUP * 16;
 
 /**
  * How the flash kernel splits C among its 64 invocations: CG channel groups (a power of two) of at
- * most 16 channels each, and up to 8 query rows per invocation, so each keeps ≤ 128 accumulators.
+ * most 16 channels each, and up to 8 query rows per invocation, so each keeps ≤ 128 accumulators;
+ * key blocks of 64 where the workgroup memory allows it (fewer, larger blocks), else 32.
  */
-export function flashLayout(channels: number): FlashLayout {
+export function flashLayout(channels: number, workgroupStorageBytes: number): FlashLayout {
   if (channels > FLASH_MAX_CHANNELS) {
     throw new ShapeError(`attentionFlash: at most ${FLASH_MAX_CHANNELS} channels, got ${channels}`);
   }
   const channelTexels = texels(channels);
   let channelGroups = 1;
   while (channelGroups * 4 < channelTexels) channelGroups *= 2;
-  return {
+  const layout = {
     channelGroups,
     channelTexels: Math.ceil(channelTexels / channelGroups),
     rowsPerInvocation: Math.min(8, channelGroups),
+    keysPerInvocation: 8,
   };
+  if (flashWorkgroupBytes(layout) > workgroupStorageBytes) layout.keysPerInvocation = 4;
+  return layout;
 }
 
 /** No-grad forward with an online softmax: out [N, C, H, W] without any L×L intermediate. */
@@ -389,7 +394,7 @@ export function attentionFlash(rt: Runtime, out: TensorRef, qkv: TensorRef): voi
   const g = attentionGeometry(qkv.shape);
   const { channels: c, tokens: l } = g;
   expectShape(out.shape, g.outShape, "selfAttention output");
-  const layout = flashLayout(c);
+  const layout = flashLayout(c, rt.device.limits.maxComputeWorkgroupStorageSize);
   const rowsL = roundUp4(l);
   for (const [start, count] of chunks(rt, g.samples, rowsL)) {
     const queriesT = pack(rt, block(qkv, g, 0, start, true), count);

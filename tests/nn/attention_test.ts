@@ -20,7 +20,7 @@ Deno.test("selfAttention (training path) matches the reference, with the qkv gra
       await checkOp(
         `attention ${shape}`,
         [randomHost(shape, seed++, -2, 2)],
-        selfAttention,
+        (t) => selfAttention(t!),
         (h) => attentionReference(h!),
       );
     }
@@ -34,7 +34,7 @@ Deno.test("selfAttention over more tokens than one GEMM tile (L = 140, C = 3)", 
     await checkOp(
       "attention [1, 9, 10, 14]",
       [randomHost([1, 9, 10, 14], 4, -1.5, 1.5)],
-      selfAttention,
+      (t) => selfAttention(t!),
       (h) => attentionReference(h!),
     );
   });
@@ -58,13 +58,14 @@ Deno.test(
   gpuTest,
   async () => {
     await withRuntime(async () => {
-      // C = 5, 13, 40, 150 and 300 select 1, 1, 4, 16 and 32 channel groups; L crosses key blocks of 32.
-      const cases = [[2, 15, 5, 7], [1, 39, 9, 7], [2, 120, 6, 11], [1, 450, 4, 9], [1, 900, 5, 5]];
+      // C = 5, 13, 40, 150 and 300 select 1, 1, 4, 16 and 32 channel groups; L = 66 and 150 cross
+      // key blocks of 64, L = 35 leaves a partial key quad.
+      const cases = [[2, 15, 5, 7], [1, 39, 10, 15], [2, 120, 6, 11], [1, 450, 4, 9], [1, 900, 5, 5]];
       let seed = 10;
       for (const shape of cases) {
         const host = randomHost(shape, seed++, -2, 2);
         const qkv = Tensor.fromArray(Float32Array.from(host.data), shape);
-        const out = noGrad(() => selfAttention(qkv));
+        const out = noGrad(() => selfAttention(qkv, { sampling: "flash" }));
         assertClose(await out.read(), attentionReference(host).data, 1e-4, `flash ${shape}`);
       }
     });
@@ -79,8 +80,12 @@ Deno.test(
       const host = randomHost([2, 192, 16, 16], 21, -1, 1);
       const qkv = Tensor.fromArray(Float32Array.from(host.data), host.shape, { requiresGrad: true });
       const trained = await selfAttention(qkv).read();
-      const sampled = await noGrad(() => selfAttention(qkv)).read();
-      assertClose(sampled, trained, 1e-5, "flash vs materialised");
+      const flash = await noGrad(() => selfAttention(qkv, { sampling: "flash" })).read();
+      const materialized = await noGrad(() => selfAttention(qkv, { sampling: "materialized" })).read();
+      const auto = await noGrad(() => selfAttention(qkv)).read();
+      assertClose(flash, trained, 1e-5, "flash vs materialised");
+      assert.deepEqual(materialized, trained);
+      assert.ok(auto.every((v, i) => v === flash[i]) || auto.every((v, i) => v === trained[i]));
       assertClose(trained, attentionReference(host).data, 1e-4, "materialised vs reference");
     });
   },
