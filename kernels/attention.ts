@@ -60,9 +60,16 @@ const GEMM_TILE: GemmTile = { rows: 16, colTexels: 4 };
 const roundUp4 = (n: number): number => Math.ceil(n / 4) * 4;
 const texels = (n: number): number => Math.ceil(n / 4);
 
-/** Consecutive sample ranges whose stacked textures fit the adapter's height limit. */
-function chunks(rt: Runtime, samples: number, rowsPerSample: number): [start: number, count: number][] {
-  const perChunk = Math.max(1, Math.floor(rt.device.limits.maxTextureDimension2D / rowsPerSample));
+/**
+ * Consecutive sample ranges [start, count] whose textures, `rowsPerSample` rows per sample stacked
+ * vertically, fit `maxRows` (the adapter's maxTextureDimension2D).
+ */
+export function sampleChunks(
+  samples: number,
+  rowsPerSample: number,
+  maxRows: number,
+): [start: number, count: number][] {
+  const perChunk = Math.max(1, Math.floor(maxRows / rowsPerSample));
   const result: [number, number][] = [];
   for (let start = 0; start < samples; start += perChunk) {
     result.push([start, Math.min(perChunk, samples - start)]);
@@ -194,7 +201,13 @@ export function attentionForward(rt: Runtime, out: TensorRef, probs: TensorRef, 
   expectShape(out.shape, g.outShape, "selfAttention output");
   expectShape([probs.size], [g.samples * l * l], "selfAttention probabilities size");
   const rowsL = roundUp4(l);
-  for (const [start, count] of chunks(rt, g.samples, Math.max(rowsL, roundUp4(c)))) {
+  for (
+    const [start, count] of sampleChunks(
+      g.samples,
+      Math.max(rowsL, roundUp4(c)),
+      rt.device.limits.maxTextureDimension2D,
+    )
+  ) {
     const queriesT = pack(rt, block(qkv, g, 0, start, true), count);
     const keys = pack(rt, block(qkv, g, 1, start, false), count);
     const scores = rt.acquireTexture(texels(l), rowsL * count);
@@ -270,7 +283,13 @@ export function attentionBackward(
   const rowsL = roundUp4(l);
   const rowsC = roundUp4(c);
   const scale = 1 / Math.sqrt(c);
-  for (const [start, count] of chunks(rt, g.samples, Math.max(rowsL, rowsC))) {
+  for (
+    const [start, count] of sampleChunks(
+      g.samples,
+      Math.max(rowsL, rowsC),
+      rt.device.limits.maxTextureDimension2D,
+    )
+  ) {
     const probsSource: MatrixSource = {
       buffer: probs.buffer,
       rows: l,
@@ -396,7 +415,7 @@ export function attentionFlash(rt: Runtime, out: TensorRef, qkv: TensorRef): voi
   expectShape(out.shape, g.outShape, "selfAttention output");
   const layout = flashLayout(c, rt.device.limits.maxComputeWorkgroupStorageSize);
   const rowsL = roundUp4(l);
-  for (const [start, count] of chunks(rt, g.samples, rowsL)) {
+  for (const [start, count] of sampleChunks(g.samples, rowsL, rt.device.limits.maxTextureDimension2D)) {
     const queriesT = pack(rt, block(qkv, g, 0, start, true), count);
     const keysT = pack(rt, block(qkv, g, 1, start, true), count);
     const valuesT = pack(rt, block(qkv, g, 2, start, true), count);
