@@ -44,7 +44,10 @@ export interface AttentionGeometry {
   outShape: number[];
 }
 
-/** @throws {ShapeError} unless `qkvShape` is [N, 3C, H, W] (or [N, 3C, L]) */
+/**
+ * The sizes of an attention call on qkv of this shape.
+ * @throws {ShapeError} unless `qkvShape` is [N, 3C, H, W] (or [N, 3C, L])
+ */
 export function attentionGeometry(qkvShape: readonly number[]): AttentionGeometry {
   if (qkvShape.length < 3 || qkvShape.length > 4 || qkvShape[1]! % 3 !== 0) {
     throw new ShapeError(`selfAttention: qkv must be [N, 3C, H, W], got ${formatShape(qkvShape)}`);

@@ -9,10 +9,16 @@ import { getRuntime, Tensor } from "./tensor.ts";
 
 /** Shadow copies s of parameters p, updated as s ← decay·s + (1 − decay)·p. */
 export class EMA {
+  /** The averaged tensors, in the order of the exported state. */
+  readonly params: readonly Tensor[];
+  /** Weight of the old average in each update. */
+  readonly decay: number;
   private readonly shadows: Tensor[];
 
   /** Starts the averages at the parameters' current values. */
-  constructor(readonly params: readonly Tensor[], readonly decay = 0.9999) {
+  constructor(params: readonly Tensor[], decay = 0.9999) {
+    this.params = params;
+    this.decay = decay;
     if (!(decay >= 0 && decay <= 1)) throw new RangeError(`EMA decay must be in [0, 1], got ${decay}`);
     const rt = getRuntime();
     this.shadows = params.map((p) => {
@@ -28,10 +34,12 @@ export class EMA {
     this.params.forEach((p, i) => emaUpdate(rt, this.shadows[i]!, p, this.decay));
   }
 
-  /** Overwrites the parameters with the averages. */
+  /** Overwrites the parameters (or other tensors of the same sizes) with the averages. @throws {ShapeError} */
   copyTo(params: readonly Tensor[] = this.params): void {
     const rt = getRuntime();
-    this.checkMatches(params);
+    if (params.length !== this.shadows.length || params.some((p, i) => p.size !== this.shadows[i]!.size)) {
+      throw new ShapeError("EMA.copyTo: the tensors do not match the averaged parameters");
+    }
     params.forEach((p, i) => rt.copyBuffer(this.shadows[i]!.buffer, 0, p.buffer, 0, p.size * 4));
   }
 
@@ -64,11 +72,5 @@ export class EMA {
   /** Frees the shadow buffers. */
   dispose(): void {
     for (const s of this.shadows) s.dispose();
-  }
-
-  private checkMatches(params: readonly Tensor[]): void {
-    if (params.length !== this.shadows.length || params.some((p, i) => p.size !== this.shadows[i]!.size)) {
-      throw new ShapeError("EMA.copyTo: the tensors do not match the averaged parameters");
-    }
   }
 }

@@ -51,8 +51,15 @@ export class Adam {
   private readonly m: Tensor[];
   private readonly v: Tensor[];
 
-  /** @param params the tensors to optimise (persistent, `requiresGrad`), in a fixed order */
-  constructor(readonly params: readonly Tensor[], options: AdamOptions = {}) {
+  /** The tensors optimised, in the order of the exported state. */
+  readonly params: readonly Tensor[];
+
+  /**
+   * Allocates zeroed moments for each parameter.
+   * @param params the tensors to optimise (persistent, `requiresGrad`), in a fixed order
+   */
+  constructor(params: readonly Tensor[], options: AdamOptions = {}) {
+    this.params = params;
     this.lr = options.lr ?? 1e-3;
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
