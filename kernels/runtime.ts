@@ -328,6 +328,20 @@ export class Runtime {
     this.openEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
   }
 
+  /**
+   * Records a buffer-to-texture copy (ends the open compute pass). On lavapipe this is a memcpy,
+   * ~10× cheaper per float than a compute pass that reads the buffer.
+   */
+  copyBufferToTexture(
+    source: GPUTexelCopyBufferInfo,
+    destination: GPUTexelCopyTextureInfo,
+    size: GPUExtent3DDict,
+  ): void {
+    this.assertUsable();
+    this.closePass();
+    this.openEncoder().copyBufferToTexture(source, destination, size);
+  }
+
   /** Submits the open batch (no wait). Buffers released during it become reusable afterwards. */
   flush(): void {
     this.closePass();
