@@ -1,0 +1,218 @@
+/**
+ * The two tiled GEMM bodies every product in sr3 runs on: matmul and linear, conv2d forward,
+ * input-grad and weight-grad. A kernel is an op's hooks (how to read A and B, where to write C)
+ * followed by one of these bodies, so the tiling lives in one place. Both compute
+ * C[z][m][n] = Σ_k A[z][m][k]·B[z][k][n], where z is a batch element or a split-K slice.
+ *
+ * **register-tiled** (CPU adapters such as lavapipe; operands in rgba32float textures).
+ * On lavapipe a storage-buffer load costs ~4 ns per float and workgroup memory ~4.4 ns, while a
+ * `textureLoad` costs ~0.5 ns (PERF_NOTES), so the inner loop reads only textures and each invocation
+ * keeps a ROWS × 4·COL_TEXELS block of C in registers with no workgroup memory and no barriers.
+ * A is read as texels of four consecutive k (`readA`), B as texels of four consecutive n
+ * (`readB`, one per k), so one step of the K loop is, per output texel, the 4-deep FMA chain
+ * `acc = a.x·b0 + a.y·b1 + a.z·b2 + a.w·b3 + acc`: an accumulator is loaded and stored once per
+ * four FMAs, which is what lets the spilled accumulators keep up. What we measured on lavapipe:
+ * - Accumulators in a WGSL array indexed inside loops ran 5× slower than named variables (the
+ *   array became memory), so the register tile is emitted as named variables; the K loop stays a
+ *   loop (unrolling it as well took minutes to compile).
+ * - 32 × 16 outputs per invocation beat 16 × 16 by ~15–30% (compile 2–3 s instead of ~1 s);
+ *   32 × 32 compiled for 10 s without winning at 1024³.
+ * - Operand texels must be laid out so that one K step of all lanes reads neighbouring texels:
+ *   A as texel (m, k/4), not (k/4, m), which ran at half speed once K reached 1024.
+ * - Workgroups of one SIMD vector (8 invocations) were as fast as 8 × 8 and leave more of them
+ *   for small problems.
+ *
+ * **workgroup-tiled** (GPUs; operands in storage buffers). The classic shape: a 16 × 16 workgroup
+ * stages 64 × 16 tiles of A and B in workgroup memory and each invocation accumulates 4 × 4
+ * outputs. No packing passes are needed; hooks read the tensors where they lie.
+ * @module
+ */
+import { wgsl } from "./wgsl.ts";
+
+/** The two kernel families; `kernels/variants.ts` picks one per adapter by measurement. */
+export type GemmFamily = "register-tiled" | "workgroup-tiled";
+
+/** Every family, in the order tests and the tuner visit them. */
+export const GEMM_FAMILIES: readonly GemmFamily[] = ["register-tiled", "workgroup-tiled"];
+
+/** Output rows of C one register-tiled invocation accumulates. */
+export const REGISTER_ROWS = 32;
+/** Output column texels (4 columns each) of C one register-tiled invocation accumulates. */
+export const REGISTER_COL_TEXELS = 4;
+/** Invocations per register-tiled workgroup: one 256-bit SIMD vector of f32 on llvmpipe. */
+export const REGISTER_WORKGROUP = 8;
+
+/** Rows and columns of C one workgroup-tiled workgroup computes. */
+export const WORKGROUP_TILE = 64;
+/** Depth of the K slab staged in workgroup memory per step. */
+export const WORKGROUP_DEPTH = 16;
+
+/**
+ * Which grid axis the 8 invocations of a register-tiled workgroup spread along: "rows" for
+ * products with many row blocks (conv pixels, matmul M), "cols" for the weight gradient, whose C
+ * is Cout × 9·Cin. Lanes past the edge of C compute nothing useful. Each op has one fixed axis,
+ * because every variant is another pipeline to compile (3–5 s each on lavapipe).
+ */
+export type LaneAxis = "rows" | "cols";
+
+/** Workgroup counts of a register-tiled dispatch over an M × N output with `slices` z slices. */
+export function registerTiledGrid(
+  rows: number,
+  cols: number,
+  slices: number,
+  lanes: LaneAxis,
+): [number, number, number] {
+  const rowBlocks = Math.ceil(rows / REGISTER_ROWS);
+  const colBlocks = Math.ceil(Math.ceil(cols / 4) / REGISTER_COL_TEXELS);
+  return lanes === "rows"
+    ? [Math.ceil(rowBlocks / REGISTER_WORKGROUP), colBlocks, slices]
+    : [Math.ceil(colBlocks / REGISTER_WORKGROUP), rowBlocks, slices];
+}
+
+/** Workgroup counts of a workgroup-tiled dispatch over an M × N output with `slices` z slices. */
+export function workgroupTiledGrid(rows: number, cols: number, slices: number): [number, number, number] {
+  return [Math.ceil(rows / WORKGROUP_TILE), Math.ceil(cols / WORKGROUP_TILE), slices];
+}
+
+/** `count` lines produced by `line(i)`, indented for the body below. */
+function lines(count: number, line: (i: number) => string): string {
+  return Array.from({ length: count }, (_, i) => line(i)).join("\n  ");
+}
+
+/**
+ * The register-tiled body. The op's hooks, defined before it:
+ * ```
+ * struct ARow;  fn aRow(m: u32, z: u32) -> ARow          per output row, once per invocation
+ * struct BCol;  fn bCol(n4: u32, z: u32) -> BCol         per output column texel, once
+ * struct KStep; fn kStep(k4: u32, z: u32) -> KStep       per 4-deep step of the K loop
+ * fn kRange(z: u32) -> vec2u                             the K steps [begin, end) of slice z
+ * fn readA(row: ARow, step: KStep) -> vec4f              A[m][4k4 .. 4k4+3]
+ * fn readB(col: BCol, step: KStep, r: u32) -> vec4f      B[4k4 + r][4n4 .. 4n4+3]
+ * fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, c: vec4f)
+ *                                                        C[m][4n4 .. 4n4+3]; skips what is outside C
+ * ```
+ * Reads past the edge of C's rows or columns may return anything (their outputs are dropped);
+ * reads past K must return zeros in A or B (packing pads K with zeros).
+ *
+ * With ROWS = 2 and COL_TEXELS = 1 the emitted loop would read
+ * ```
+ * let step = kStep(k4, z);
+ * let b0_0 = readB(col0, step, 0u); … let b3_0 = readB(col0, step, 3u);
+ * { let a = readA(row0, step); acc0_0 = fma(vec4f(a.x), b0_0, fma(vec4f(a.y), b1_0, …acc0_0)); }
+ * { let a = readA(row1, step); acc1_0 = … }
+ * ```
+ */
+export function registerTiledMain(lanes: LaneAxis): string {
+  const rows = REGISTER_ROWS;
+  const cols = REGISTER_COL_TEXELS;
+  const tile = (f: (i: number, j: number) => string): string =>
+    lines(rows * cols, (x) => f(Math.floor(x / cols), x % cols));
+  const chain = (i: number, j: number): string => {
+    let sum = `acc${i}_${j}`;
+    for (const [r, component] of ["w", "z", "y", "x"].entries()) {
+      sum = `fma(vec4f(a.${component}), b${3 - r}_${j}, ${sum})`;
+    }
+    return sum;
+  };
+  return wgsl`
+@compute @workgroup_size(${REGISTER_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let z = gid.z;
+#if ${lanes === "rows"}
+  let m0 = gid.x * ${rows}u;
+  let n40 = gid.y * ${cols}u;
+#else
+  let m0 = gid.y * ${rows}u;
+  let n40 = gid.x * ${cols}u;
+#endif
+  ${lines(rows, (i) => `let row${i} = aRow(m0 + ${i}u, z);`)}
+  ${lines(cols, (j) => `let col${j} = bCol(n40 + ${j}u, z);`)}
+  ${tile((i, j) => `var acc${i}_${j} = vec4f();`)}
+  let steps = kRange(z);
+  for (var k4 = steps.x; k4 < steps.y; k4++) {
+    let step = kStep(k4, z);
+    ${
+    lines(4 * cols, (x) =>
+      `let b${Math.floor(x / cols)}_${x % cols} = readB(col${x % cols}, step, ${Math.floor(x / cols)}u);`)
+  }
+    ${
+    lines(rows, (i) =>
+      `{
+      let a = readA(row${i}, step);
+      ${lines(cols, (j) => `acc${i}_${j} = ${chain(i, j)};`)}
+    }`)
+  }
+  }
+  ${tile((i, j) => `writeC(row${i}, col${j}, m0 + ${i}u, n40 + ${j}u, z, acc${i}_${j});`)}
+}
+`;
+}
+
+/**
+ * The workgroup-tiled body. The op's hooks, defined before it:
+ * ```
+ * fn gemmRows() -> u32; fn gemmCols() -> u32            M and N
+ * fn kRange(z: u32) -> vec2u                             the k of slice z, [begin, end)
+ * fn readA(m: u32, k: u32, z: u32) -> f32                called only for m < M and k in range
+ * fn readB(k: u32, n: u32, z: u32) -> f32                called only for n < N and k in range
+ * fn writeC(m: u32, n: u32, z: u32, c: f32)              called only inside C
+ * ```
+ */
+export function workgroupTiledMain(): string {
+  return wgsl`
+const TILE: u32 = ${WORKGROUP_TILE}u;
+const DEPTH: u32 = ${WORKGROUP_DEPTH}u;
+const SIDE: u32 = 16u;          // invocations per workgroup side
+const PER: u32 = TILE / SIDE;   // outputs per invocation per side
+var<workgroup> tileA: array<f32, ${WORKGROUP_TILE * WORKGROUP_DEPTH}>; // [k][m]
+var<workgroup> tileB: array<f32, ${WORKGROUP_TILE * WORKGROUP_DEPTH}>; // [k][n]
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(local_invocation_index) lane: u32) {
+  let z = wid.z;
+  let m0 = wid.x * TILE;
+  let n0 = wid.y * TILE;
+  let steps = kRange(z);
+  var acc: array<f32, ${(WORKGROUP_TILE / 16) ** 2}>;
+  for (var k0 = steps.x; k0 < steps.y; k0 += DEPTH) {
+    // 256 invocations stage the TILE × DEPTH slabs of A and B, PER·PER elements each.
+    for (var e = lane; e < TILE * DEPTH; e += SIDE * SIDE) {
+      let kk = e / TILE;
+      let k = k0 + kk;
+      let mn = e % TILE;
+      var av = 0.0;
+      var bv = 0.0;
+      if (k < steps.y) {
+        if (m0 + mn < gemmRows()) { av = readA(m0 + mn, k, z); }
+        if (n0 + mn < gemmCols()) { bv = readB(k, n0 + mn, z); }
+      }
+      tileA[e] = av;
+      tileB[e] = bv;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < DEPTH; kk++) {
+      var a: array<f32, PER>;
+      var b: array<f32, PER>;
+      for (var i = 0u; i < PER; i++) {
+        a[i] = tileA[kk * TILE + lid.x + SIDE * i];
+        b[i] = tileB[kk * TILE + lid.y + SIDE * i];
+      }
+      for (var i = 0u; i < PER; i++) {
+        for (var j = 0u; j < PER; j++) {
+          acc[i * PER + j] = fma(a[i], b[j], acc[i * PER + j]);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < PER; i++) {
+    let m = m0 + lid.x + SIDE * i;
+    for (var j = 0u; j < PER; j++) {
+      let n = n0 + lid.y + SIDE * j;
+      if (m < gemmRows() && n < gemmCols()) { writeC(m, n, z, acc[i * PER + j]); }
+    }
+  }
+}
+`;
+}

@@ -1,0 +1,310 @@
+/**
+ * Dispatchers that pack tensors into pooled rgba32float array textures for the register-tiled
+ * GEMM family (`pack.wgsl.ts`). Each returns a texture from `rt.acquireTexture`; the caller binds it
+ * with {@link arrayView} and hands it back with `rt.releaseTexture` once its last reader is recorded.
+ * @module
+ */
+import type { Runtime } from "./runtime.ts";
+import { Uniforms } from "./runtime.ts";
+import {
+  LINEAR_TEXELS,
+  PACK_SIDE,
+  packConvWeightsSource,
+  packImageSource,
+  packMatrixSource,
+  packPixelsSource,
+} from "./pack.wgsl.ts";
+
+/** Texels needed for `n` floats packed four to a texel. */
+export function texelsOf(n: number): number {
+  return Math.ceil(n / 4);
+}
+
+/** The view every packed operand is bound through (`texture_2d_array<f32>`). */
+export function arrayView(texture: GPUTexture): GPUTextureView {
+  return texture.createView({ dimension: "2d-array" });
+}
+
+/**
+ * `n`, or the next size up when `n` is a power of two. llvmpipe compiles a shader variant per
+ * combination of its textures' power-of-two-ness (4–5 s each for a GEMM kernel; single-layer
+ * arrays count too), so every texture sr3 packs is allocated with a width, height and layer count
+ * that are never powers of two: one variant serves all shapes.
+ */
+function notPowerOfTwo(n: number): number {
+  const isPowerOfTwo = (v: number): boolean => (v & (v - 1)) === 0;
+  if (!isPowerOfTwo(n)) return n;
+  return isPowerOfTwo(n + 1) ? n + 2 : n + 1;
+}
+
+/** A pooled array texture of at least the given size, with sizes that are not powers of two. */
+function acquirePacked(rt: Runtime, width: number, height: number, layers = 1): GPUTexture {
+  return rt.acquireTexture(notPowerOfTwo(width), notPowerOfTwo(height), "rgba32float", notPowerOfTwo(layers));
+}
+
+/** Whether a width × height × layers texture fits the device's limits. */
+export function fitsTexture(rt: Runtime, width: number, height: number, layers = 1): boolean {
+  const limits = rt.device.limits;
+  return notPowerOfTwo(width) <= limits.maxTextureDimension2D &&
+    notPowerOfTwo(height) <= limits.maxTextureDimension2D &&
+    notPowerOfTwo(layers) <= limits.maxTextureArrayLayers;
+}
+
+/** Whether a buffer of `floats` floats fits one linear staging texture. */
+export function fitsLinear(rt: Runtime, floats: number): boolean {
+  return fitsTexture(rt, LINEAR_TEXELS, Math.ceil(floats / (4 * LINEAR_TEXELS)));
+}
+
+const ROW_FLOATS = 4 * LINEAR_TEXELS;
+
+/**
+ * Copies the first `floats` floats of `buffer` into a texture of LINEAR_TEXELS texels per row
+ * (buffer-to-texture copies are memcpys; see `pack.wgsl.ts`). A buffer whose size stops inside the
+ * last texel (persistent buffers are sized to 4 bytes) has its tail copied through a pooled one.
+ */
+function stageLinear(rt: Runtime, buffer: GPUBuffer, floats: number): GPUTexture {
+  const rows = Math.floor(floats / ROW_FLOATS);
+  const tailFloats = floats - rows * ROW_FLOATS;
+  // A plain 2D texture (bound as texture_2d, so always one layer).
+  const height = notPowerOfTwo(rows + (tailFloats > 0 ? 1 : 0));
+  const texture = rt.acquireTexture(notPowerOfTwo(LINEAR_TEXELS), height);
+  if (rows > 0) {
+    rt.copyBufferToTexture(
+      { buffer, bytesPerRow: ROW_FLOATS * 4, rowsPerImage: rows },
+      { texture },
+      { width: LINEAR_TEXELS, height: rows },
+    );
+  }
+  if (tailFloats > 0) {
+    const tailOffset = rows * ROW_FLOATS * 4;
+    const tailTexels = texelsOf(tailFloats);
+    let source = buffer;
+    let offset = tailOffset;
+    if (buffer.size < tailOffset + tailTexels * 16) {
+      source = rt.acquire(tailTexels * 16);
+      offset = 0;
+      rt.copyBuffer(buffer, tailOffset, source, 0, tailFloats * 4);
+    }
+    rt.copyBufferToTexture({ buffer: source, offset }, { texture, origin: { x: 0, y: rows } }, {
+      width: tailTexels,
+      height: 1,
+    });
+    if (source !== buffer) rt.release(source);
+  }
+  return texture;
+}
+
+/**
+ * Stages `buffer`, runs the pack kernel over `width` × `height` × `layers` texels of `texture`
+ * (x in groups of `texelsPerInvocation`), and frees the staging.
+ */
+function dispatchPack(
+  rt: Runtime,
+  name: string,
+  source: () => string,
+  texture: GPUTexture,
+  [width, height, layers]: [number, number, number],
+  uniforms: Uniforms,
+  buffer: GPUBuffer,
+  floats: number,
+  texelsPerInvocation = 1,
+): void {
+  const staged = stageLinear(rt, buffer, floats);
+  rt.dispatch({
+    pipeline: rt.pipeline(name, {}, source),
+    uniforms,
+    bindings: [arrayView(texture), staged.createView()],
+    workgroups: [Math.ceil(width / texelsPerInvocation / PACK_SIDE), Math.ceil(height / PACK_SIDE), layers],
+  });
+  rt.releaseTexture(staged);
+}
+
+/** Where a matrix op(X)[layer][u][v] lives in a buffer. */
+export interface StridedMatrix {
+  /** The buffer holding X (`floats` floats). */
+  buffer: GPUBuffer;
+  /** Floats in the buffer that belong to X. */
+  floats: number;
+  /** Extent along u. */
+  uCount: number;
+  /** Extent along v. */
+  vCount: number;
+  /** Element stride of u. */
+  uStride: number;
+  /** Element stride of v. */
+  vStride: number;
+  /** Element stride between layers. */
+  layerStride: number;
+  /** Number of layers (batch elements). */
+  layers: number;
+}
+
+/**
+ * Packs a matrix as the GEMM's A: texel (m, k4) of each layer holds A[m][4k4 … 4k4+3]
+ * (u = m, v = k), zero past K. Width M, height ⌈K/4⌉.
+ */
+export function packRowsByDepth(rt: Runtime, a: StridedMatrix): GPUTexture {
+  const size: [number, number, number] = [a.uCount, texelsOf(a.vCount), a.layers];
+  const texture = acquirePacked(rt, ...size);
+  const uniforms = new Uniforms().u32(size[0], size[1], a.uCount, a.vCount).u32(
+    a.uStride,
+    a.vStride,
+    a.layerStride,
+    1,
+  );
+  dispatchPack(rt, "pack-matrix", packMatrixSource, texture, size, uniforms, a.buffer, a.floats);
+  return texture;
+}
+
+/**
+ * Packs a matrix as the GEMM's B: texel (n4, k) of each layer holds B[k][4n4 … 4n4+3]
+ * (u = n, v = k) for k < 4·⌈K/4⌉, zero past K and N. Width ⌈N/4⌉, height 4·⌈K/4⌉.
+ * When B's rows already are whole texels of 256-byte-aligned rows it is copied, not packed.
+ */
+export function packColumnsByDepth(rt: Runtime, b: StridedMatrix): GPUTexture {
+  const size: [number, number, number] = [texelsOf(b.uCount), 4 * texelsOf(b.vCount), b.layers];
+  const texture = acquirePacked(rt, ...size);
+  const rowBytes = b.uCount * 4;
+  if (
+    b.uStride === 1 && b.vStride === b.uCount && b.layerStride === b.uCount * b.vCount &&
+    rowBytes % 256 === 0 &&
+    size[1] === b.vCount
+  ) {
+    rt.copyBufferToTexture(
+      { buffer: b.buffer, bytesPerRow: rowBytes, rowsPerImage: b.vCount },
+      { texture },
+      { width: size[0], height: size[1], depthOrArrayLayers: b.layers },
+    );
+    return texture;
+  }
+  const uniforms = new Uniforms().u32(size[0], size[1], b.uCount, b.vCount).u32(
+    b.uStride,
+    b.vStride,
+    b.layerStride,
+    0,
+  );
+  dispatchPack(rt, "pack-matrix", packMatrixSource, texture, size, uniforms, b.buffer, b.floats);
+  return texture;
+}
+
+/** An NCHW image in a buffer. */
+export interface ImageSource {
+  /** The buffer holding [N, C, H, W]. */
+  buffer: GPUBuffer;
+  /** Samples N. */
+  samples: number;
+  /** Channels C. */
+  channels: number;
+  /** Height H. */
+  height: number;
+  /** Width W. */
+  width: number;
+}
+
+/** Floats of an image. */
+function imageFloats(image: ImageSource): number {
+  return image.samples * image.channels * image.height * image.width;
+}
+
+/**
+ * Packs an NCHW image as channel texels with a zero border: layer n·⌈C/4⌉ + c4, texel
+ * (x + border, y + border) holds channels 4c4 … 4c4+3 of pixel (x, y). The texture is
+ * `width` × `height` texels (at least the image plus the border on both sides). A border that is
+ * a multiple of 4 keeps the packing on its fast path.
+ */
+export function packImage(
+  rt: Runtime,
+  image: ImageSource,
+  border: number,
+  width = image.width + 2 * border,
+  height = image.height + 2 * border,
+): GPUTexture {
+  const channelTexels = texelsOf(image.channels);
+  const size: [number, number, number] = [width, height, image.samples * channelTexels];
+  const texture = acquirePacked(rt, ...size);
+  const uniforms = new Uniforms().u32(width, height, image.channels, channelTexels)
+    .u32(image.height, image.width, border);
+  dispatchPack(
+    rt,
+    "pack-image",
+    packImageSource,
+    texture,
+    size,
+    uniforms,
+    image.buffer,
+    imageFloats(image),
+    4,
+  );
+  return texture;
+}
+
+/** How convolution weights [Cout, Cin, k, k] map onto the GEMM's B (see `packConvWeightsSource`). */
+export interface ConvWeightLayout {
+  /** The weight buffer. */
+  buffer: GPUBuffer;
+  /** Kernel side k. */
+  kernel: number;
+  /** GEMM output channels (Cout forward, Cin input-grad). */
+  outCount: number;
+  /** Element stride of a GEMM output channel. */
+  outStride: number;
+  /** GEMM inner channels (Cin forward, Cout input-grad). */
+  innerCount: number;
+  /** Element stride of a GEMM inner channel. */
+  innerStride: number;
+  /** Taps along y; tap t reads kernel row kyBase + t·kyStep. */
+  tapsY: number;
+  /** Taps along x; tap t reads kernel column kxBase + t·kxStep. */
+  tapsX: number;
+  /** Kernel row of the first tap along y. */
+  kyBase: number;
+  /** Kernel-row step between taps (negative when flipped). */
+  kyStep: number;
+  /** Kernel column of the first tap along x. */
+  kxBase: number;
+  /** Kernel-column step between taps. */
+  kxStep: number;
+}
+
+/**
+ * Packs convolution weights as the GEMM's B: width ⌈O/4⌉, height 4·taps·⌈I/4⌉ (at least 1, so a
+ * stride phase without taps still has a texture to bind).
+ */
+export function packConvWeights(rt: Runtime, w: ConvWeightLayout): GPUTexture {
+  const innerTexels = texelsOf(w.innerCount);
+  const rows = 4 * w.tapsY * w.tapsX * innerTexels;
+  const size: [number, number, number] = [texelsOf(w.outCount), rows, 1];
+  const texture = acquirePacked(rt, size[0], Math.max(1, rows));
+  const uniforms = new Uniforms().u32(size[0], rows, w.outCount, w.innerCount, innerTexels)
+    .u32(Math.max(1, w.tapsX), w.kernel)
+    .i32(w.kyBase, w.kyStep, w.kxBase, w.kxStep)
+    .u32(w.outStride, w.innerStride);
+  const floats = w.outCount * w.innerCount * w.kernel * w.kernel;
+  dispatchPack(rt, "pack-conv-weights", packConvWeightsSource, texture, size, uniforms, w.buffer, floats);
+  return texture;
+}
+
+/**
+ * Packs an output gradient [N, C, OH, OW] as runs of four pixels: layer n, texel
+ * (c, oy·⌈OW/4⌉ + ox4) holds dY[n][c][oy][4ox4 … 4ox4+3], zero past OW.
+ */
+export function packPixels(rt: Runtime, image: ImageSource): GPUTexture {
+  const pixelTexels = texelsOf(image.width);
+  const size: [number, number, number] = [image.channels, image.height * pixelTexels, image.samples];
+  const texture = acquirePacked(rt, ...size);
+  const uniforms = new Uniforms().u32(size[0], size[1], image.channels, image.height).u32(
+    image.width,
+    pixelTexels,
+  );
+  dispatchPack(
+    rt,
+    "pack-pixels",
+    packPixelsSource,
+    texture,
+    size,
+    uniforms,
+    image.buffer,
+    imageFloats(image),
+  );
+  return texture;
+}

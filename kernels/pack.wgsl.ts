@@ -1,0 +1,197 @@
+/**
+ * WGSL that packs tensors into the rgba32float textures the register-tiled GEMM reads
+ * (see `gemm.wgsl.ts`). Each kernel writes whole texels with `textureStore` and zeros wherever the
+ * source has no element (K padded to a multiple of 4, image borders, channel groups past C), so the
+ * GEMM's inner loop needs no bounds checks.
+ *
+ * Sources are not read from their storage buffers: on lavapipe a storage-buffer load costs
+ * ~4.5 ns per float, a buffer-to-texture copy ~0.3 ns and a `textureLoad` ~0.5 ns. So `pack.ts`
+ * first copies the buffer into a "linear" texture, LINEAR_TEXELS texels (4·LINEAR_TEXELS floats)
+ * per row, and these kernels read that (a pack then costs ~2 ns per float instead of ~7).
+ * @module
+ */
+import { wgsl } from "./wgsl.ts";
+
+/** Invocations per workgroup side of every pack kernel (8 × 8). */
+export const PACK_SIDE = 8;
+/** Texels per row of a linear staging texture (a power of two, and rows a multiple of 256 bytes). */
+export const LINEAR_TEXELS = 1024;
+
+const linearSource = wgsl`
+@group(0) @binding(1) var packed: texture_storage_2d_array<rgba32float, write>;
+@group(0) @binding(2) var source: texture_2d<f32>;
+
+fn sourceTexel(t: u32) -> vec4f {
+  return textureLoad(source, vec2u(t % ${LINEAR_TEXELS}u, t / ${LINEAR_TEXELS}u), 0);
+}
+
+fn sourceAt(i: u32) -> f32 {
+  return sourceTexel(i / 4u)[i % 4u];
+}
+
+// source[i + e·stride] for e = 0..3, in one load when they form one aligned texel. Elements past
+// the source's end read whatever the texture holds there; callers mask them.
+fn sourceRun(i: u32, stride: u32) -> vec4f {
+  if (stride == 1u && i % 4u == 0u) { return sourceTexel(i / 4u); }
+  return vec4f(sourceAt(i), sourceAt(i + stride), sourceAt(i + 2u * stride), sourceAt(i + 3u * stride));
+}
+`;
+
+/**
+ * A matrix op(X)[layer][u][v] read through strides. `alongY`: texel (x, y) holds
+ * (u, v) = (x, 4y + e), e = 0..3 (matmul's A: four consecutive k of row m); otherwise
+ * (u, v) = (4x + e, y) (matmul's B: four consecutive n of row k). Zero outside uCount × vCount.
+ */
+export function packMatrixSource(): string {
+  return wgsl`
+struct Params {
+  width: u32, height: u32,
+  uCount: u32, vCount: u32,
+  uStride: u32, vStride: u32, layerStride: u32,
+  alongY: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+${linearSource}
+
+@compute @workgroup_size(${PACK_SIDE}, ${PACK_SIDE})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.width || gid.y >= p.height) { return; }
+  var u = vec4u(4u * gid.x) + vec4u(0u, 1u, 2u, 3u);
+  var v = vec4u(gid.y);
+  var stride = p.uStride;
+  if (p.alongY != 0u) {
+    u = vec4u(gid.x);
+    v = vec4u(4u * gid.y) + vec4u(0u, 1u, 2u, 3u);
+    stride = p.vStride;
+  }
+  let inside = u < vec4u(p.uCount) & v < vec4u(p.vCount);
+  var texel = vec4f();
+  if (inside.x) {
+    let run = sourceRun(gid.z * p.layerStride + u.x * p.uStride + v.x * p.vStride, stride);
+    texel = select(vec4f(), run, inside);
+  }
+  textureStore(packed, gid.xy, gid.z, texel);
+}
+`;
+}
+
+/**
+ * An NCHW image as texels of four consecutive channels: texture layer n·⌈C/4⌉ + c4 holds channels
+ * 4c4 … 4c4+3 of sample n, pixel (x, y) at texel (x + border, y + border); borders and channels past
+ * C are zero, so convolution windows read zero padding without bounds checks. One invocation
+ * writes four neighbouring texels: with a border that is a multiple of 4 and W a multiple of 4,
+ * their pixels are one aligned source texel per channel, and the kernel transposes the 4 × 4 block.
+ */
+export function packImageSource(): string {
+  return wgsl`
+struct Params {
+  width: u32, height: u32,
+  channels: u32, channelTexels: u32,
+  imageHeight: u32, imageWidth: u32,
+  border: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+${linearSource}
+
+// Pixels ix of one row of one channel, zero outside the image or past the last channel.
+fn channelRun(channel: u32, rowStart: u32, ix: vec4i, inside: vec4<bool>) -> vec4f {
+  if (channel >= p.channels || !any(inside)) { return vec4f(); }
+  let at = rowStart + channel * p.imageHeight * p.imageWidth;
+  if (all(inside)) { return sourceRun(at + u32(ix.x), 1u); }
+  var run = vec4f();
+  for (var i = 0u; i < 4u; i++) {
+    if (inside[i]) { run[i] = sourceAt(at + u32(ix[i])); }
+  }
+  return run;
+}
+
+@compute @workgroup_size(${PACK_SIDE}, ${PACK_SIDE})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let x0 = 4u * gid.x;
+  if (x0 >= p.width || gid.y >= p.height) { return; }
+  // Image pixels of texels x0 … x0 + 3 of texture row y (signed: the border lies left of 0).
+  let ix = vec4i(i32(x0) - i32(p.border)) + vec4i(0, 1, 2, 3);
+  let iy = i32(gid.y) - i32(p.border);
+  let inside = ix >= vec4i(0) & ix < vec4i(i32(p.imageWidth)) & vec4<bool>(iy >= 0 && iy < i32(p.imageHeight));
+  let sample = gid.z / p.channelTexels;
+  let c0 = 4u * (gid.z % p.channelTexels);
+  let rowStart = sample * p.channels * p.imageHeight * p.imageWidth + u32(max(iy, 0)) * p.imageWidth;
+  let r0 = channelRun(c0, rowStart, ix, inside);
+  let r1 = channelRun(c0 + 1u, rowStart, ix, inside);
+  let r2 = channelRun(c0 + 2u, rowStart, ix, inside);
+  let r3 = channelRun(c0 + 3u, rowStart, ix, inside);
+  // Transpose the 4 × 4 block: texel i holds pixel i of the four channels.
+  textureStore(packed, vec2u(x0, gid.y), gid.z, vec4f(r0.x, r1.x, r2.x, r3.x));
+  if (x0 + 1u < p.width) { textureStore(packed, vec2u(x0 + 1u, gid.y), gid.z, vec4f(r0.y, r1.y, r2.y, r3.y)); }
+  if (x0 + 2u < p.width) { textureStore(packed, vec2u(x0 + 2u, gid.y), gid.z, vec4f(r0.z, r1.z, r2.z, r3.z)); }
+  if (x0 + 3u < p.width) { textureStore(packed, vec2u(x0 + 3u, gid.y), gid.z, vec4f(r0.w, r1.w, r2.w, r3.w)); }
+}
+`;
+}
+
+/**
+ * Convolution weights as the GEMM's B: texel (o4, k) holds outputs 4o4 … 4o4+3 at row
+ * k = t·4·I4 + i (tap t = ty·tapsX + tx, GEMM-inner channel i), reading
+ * weight[o·outStride + i·innerStride + ky·kernel + kx] with ky = kyBase + ty·kyStep (kx alike).
+ * Forward: o = Cout, i = Cin, steps +1. Input-grad: o = Cin, i = Cout, and the taps of one stride
+ * phase in flipped order (negative steps).
+ */
+export function packConvWeightsSource(): string {
+  return wgsl`
+struct Params {
+  width: u32, height: u32,
+  outCount: u32, innerCount: u32, innerTexels: u32,
+  tapsX: u32, kernel: u32,
+  kyBase: i32, kyStep: i32, kxBase: i32, kxStep: i32,
+  outStride: u32, innerStride: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+${linearSource}
+
+@compute @workgroup_size(${PACK_SIDE}, ${PACK_SIDE})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.width || gid.y >= p.height) { return; }
+  let inner = gid.y % (4u * p.innerTexels);
+  let tap = gid.y / (4u * p.innerTexels);
+  let ky = u32(p.kyBase + i32(tap / p.tapsX) * p.kyStep);
+  let kx = u32(p.kxBase + i32(tap % p.tapsX) * p.kxStep);
+  let o = vec4u(4u * gid.x) + vec4u(0u, 1u, 2u, 3u);
+  let inside = o < vec4u(p.outCount) & vec4<bool>(inner < p.innerCount);
+  var texel = vec4f();
+  if (inside.x) {
+    let run = sourceRun(o.x * p.outStride + inner * p.innerStride + ky * p.kernel + kx, p.outStride);
+    texel = select(vec4f(), run, inside);
+  }
+  textureStore(packed, gid.xy, gid.z, texel);
+}
+`;
+}
+
+/**
+ * The output gradient dY [N, C, OH, OW] as the weight-grad GEMM's A: layer n, texel
+ * (c, oy·OW4 + ox4) holds dY[n][c][oy][4ox4 … 4ox4+3], zero past OW.
+ */
+export function packPixelsSource(): string {
+  return wgsl`
+struct Params {
+  width: u32, height: u32,
+  channels: u32, imageHeight: u32, imageWidth: u32, pixelTexels: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+${linearSource}
+
+@compute @workgroup_size(${PACK_SIDE}, ${PACK_SIDE})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.width || gid.y >= p.height) { return; }
+  let y = gid.y / p.pixelTexels;
+  let x = vec4u(4u * (gid.y % p.pixelTexels)) + vec4u(0u, 1u, 2u, 3u);
+  let inside = x < vec4u(p.imageWidth) & vec4<bool>(gid.x < p.channels);
+  var texel = vec4f();
+  if (inside.x) {
+    let run = sourceRun(((gid.z * p.channels + gid.x) * p.imageHeight + y) * p.imageWidth + x.x, 1u);
+    texel = select(vec4f(), run, inside);
+  }
+  textureStore(packed, gid.xy, gid.z, texel);
+}
+`;
+}
