@@ -1,0 +1,105 @@
+/**
+ * WGSL for batched matrix products C[z] = op(A)[z]·op(B)[z] (+ bias over columns), as hooks for
+ * the GEMM bodies of `gemm.wgsl.ts`. op(X) is X or Xᵀ; an operand without a batch is shared by
+ * every z.
+ *
+ * register-tiled: A and B arrive packed by `pack.ts` — A as texels (m, k/4) of four consecutive k,
+ * B as texels (n/4, k) of four consecutive n — so the hooks only address texels. The bias is read
+ * from its buffer once per column texel, not once per output.
+ * workgroup-tiled: A and B are read from their buffers through strides, which is where the
+ * transposes and the batch broadcast happen.
+ * @module
+ */
+import { type GemmFamily, type LaneAxis, registerTiledMain, workgroupTiledMain } from "./gemm.wgsl.ts";
+import { wgsl } from "./wgsl.ts";
+
+/** Source of the matmul kernel of `family` (`lanes` only matters to the register-tiled family). */
+export function matmulSource(family: GemmFamily, lanes: LaneAxis): string {
+  return family === "register-tiled"
+    ? registerTiledHooks() + registerTiledMain(lanes)
+    : workgroupTiledHooks() + workgroupTiledMain();
+}
+
+function registerTiledHooks(): string {
+  return wgsl`
+struct Params {
+  rows: u32,            // M
+  cols: u32,            // N
+  depthSteps: u32,      // ⌈K/4⌉
+  hasBias: u32,
+  aLayerStep: u32,      // 1 when A has a batch, 0 when every z shares layer 0
+  bLayerStep: u32,
+  outBatchStride: u32,  // M·N
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> c: array<f32>;
+@group(0) @binding(2) var a: texture_2d_array<f32>;
+@group(0) @binding(3) var b: texture_2d_array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+
+struct ARow { m: u32, layer: u32 }
+fn aRow(m: u32, z: u32) -> ARow { return ARow(m, z * p.aLayerStep); }
+struct BCol { n4: u32, layer: u32, bias: vec4f }
+fn bCol(n4: u32, z: u32) -> BCol {
+  var value = vec4f();
+  for (var e = 0u; e < 4u; e++) {
+    if (p.hasBias != 0u && 4u * n4 + e < p.cols) { value[e] = bias[4u * n4 + e]; }
+  }
+  return BCol(n4, z * p.bLayerStep, value);
+}
+struct KStep { k4: u32 }
+fn kStep(k4: u32, z: u32) -> KStep { return KStep(k4); }
+fn kRange(z: u32) -> vec2u { return vec2u(0u, p.depthSteps); }
+
+fn readA(row: ARow, step: KStep) -> vec4f {
+  return textureLoad(a, vec2u(row.m, step.k4), row.layer, 0);
+}
+
+fn readB(col: BCol, step: KStep, r: u32) -> vec4f {
+  return textureLoad(b, vec2u(col.n4, 4u * step.k4 + r), col.layer, 0);
+}
+
+fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, value: vec4f) {
+  if (m >= p.rows) { return; }
+  let result = value + col.bias;
+  let at = z * p.outBatchStride + m * p.cols + 4u * n4;
+  for (var e = 0u; e < 4u; e++) {
+    if (4u * n4 + e < p.cols) { c[at + e] = result[e]; }
+  }
+}
+`;
+}
+
+function workgroupTiledHooks(): string {
+  return wgsl`
+struct Params {
+  rows: u32, cols: u32, depth: u32, hasBias: u32,
+  aBatchStride: u32, aRowStride: u32, aDepthStride: u32,   // op(A)[z][m][k]
+  bBatchStride: u32, bDepthStride: u32, bColStride: u32,   // op(B)[z][k][n]
+  outBatchStride: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> c: array<f32>;
+@group(0) @binding(2) var<storage, read> a: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+
+fn gemmRows() -> u32 { return p.rows; }
+fn gemmCols() -> u32 { return p.cols; }
+fn kRange(z: u32) -> vec2u { return vec2u(0u, p.depth); }
+
+fn readA(m: u32, k: u32, z: u32) -> f32 {
+  return a[z * p.aBatchStride + m * p.aRowStride + k * p.aDepthStride];
+}
+
+fn readB(k: u32, n: u32, z: u32) -> f32 {
+  return b[z * p.bBatchStride + k * p.bDepthStride + n * p.bColStride];
+}
+
+fn writeC(m: u32, n: u32, z: u32, value: f32) {
+  var result = value;
+  if (p.hasBias != 0u) { result += bias[n]; }
+  c[z * p.outBatchStride + m * p.cols + n] = result;
+}
+`;
+}
