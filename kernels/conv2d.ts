@@ -1,0 +1,376 @@
+/**
+ * Dispatchers for conv2d forward and input-grad (`conv2d.wgsl.ts`), and the shape rules every
+ * conv2d kernel shares. Zero padding, square kernels of any odd or even size, any stride.
+ * @module
+ */
+import { formatShape, ShapeError } from "./errors.ts";
+import { type GemmFamily, registerTiledGrid, workgroupTiledGrid } from "./gemm.wgsl.ts";
+import { conv2dSource } from "./conv2d.wgsl.ts";
+import { arrayView, fitsLinear, fitsTexture, packConvWeights, packImage, texelsOf } from "./pack.ts";
+import type { Runtime } from "./runtime.ts";
+import { Uniforms } from "./runtime.ts";
+import { expectShape, type TensorRef } from "./shapes.ts";
+import { gemmFamily } from "./variants.ts";
+
+/** `n` rounded up to a multiple of 4: image borders of that width keep `packImage` on its fast path. */
+export function roundUp4(n: number): number {
+  return Math.ceil(n / 4) * 4;
+}
+
+/** Stride and zero padding of a convolution. */
+export interface Conv2dOptions {
+  /** Step between windows (default 1). */
+  stride?: number;
+  /** Zero padding on every side (default 0). */
+  padding?: number;
+}
+
+/** The sizes of one convolution. */
+export interface Conv2dGeometry {
+  /** N. */
+  samples: number;
+  /** Cin. */
+  inChannels: number;
+  /** H and W of the input. */
+  height: number;
+  /** Width of the input. */
+  width: number;
+  /** Cout. */
+  outChannels: number;
+  /** Kernel side k. */
+  kernel: number;
+  /** Stride s. */
+  stride: number;
+  /** Padding p. */
+  padding: number;
+  /** ⌊(H + 2p − k)/s⌋ + 1. */
+  outHeight: number;
+  /** ⌊(W + 2p − k)/s⌋ + 1. */
+  outWidth: number;
+  /** [N, Cout, OH, OW]. */
+  outShape: number[];
+}
+
+/**
+ * Checks input [N, Cin, H, W], weight [Cout, Cin, k, k] and bias [Cout] and returns the sizes.
+ * @throws {ShapeError} naming the shapes that do not fit
+ */
+export function conv2dGeometry(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  biasShape: readonly number[] | null,
+  options: Conv2dOptions = {},
+): Conv2dGeometry {
+  const stride = options.stride ?? 1;
+  const padding = options.padding ?? 0;
+  const both = `input ${formatShape(xShape)} and weight ${formatShape(wShape)}`;
+  if (!Number.isInteger(stride) || stride < 1 || !Number.isInteger(padding) || padding < 0) {
+    throw new ShapeError(`conv2d: stride ${stride} and padding ${padding} must be integers ≥ 1 and ≥ 0`);
+  }
+  if (xShape.length !== 4 || wShape.length !== 4) {
+    throw new ShapeError(`conv2d: ${both} must be [N, Cin, H, W] and [Cout, Cin, k, k]`);
+  }
+  const [samples, inChannels, height, width] = xShape as [number, number, number, number];
+  const [outChannels, weightChannels, kernel, kernelWidth] = wShape as [number, number, number, number];
+  if (weightChannels !== inChannels) {
+    throw new ShapeError(`conv2d: ${both} disagree on input channels (${inChannels} vs ${weightChannels})`);
+  }
+  if (kernelWidth !== kernel) throw new ShapeError(`conv2d: weight ${formatShape(wShape)} must be square`);
+  if (biasShape && (biasShape.length !== 1 || biasShape[0] !== outChannels)) {
+    throw new ShapeError(
+      `conv2d: bias ${formatShape(biasShape)} must be [${outChannels}] for weight ${formatShape(wShape)}`,
+    );
+  }
+  const outHeight = Math.floor((height + 2 * padding - kernel) / stride) + 1;
+  const outWidth = Math.floor((width + 2 * padding - kernel) / stride) + 1;
+  if (outHeight < 1 || outWidth < 1) {
+    throw new ShapeError(`conv2d: ${both} with padding ${padding} leave no output pixels`);
+  }
+  return {
+    samples,
+    inChannels,
+    height,
+    width,
+    outChannels,
+    kernel,
+    stride,
+    padding,
+    outHeight,
+    outWidth,
+    outShape: [samples, outChannels, outHeight, outWidth],
+  };
+}
+
+/** out = conv2d(x, w) + bias, zero padded. `family` defaults to the runtime's choice. */
+export function conv2d(
+  rt: Runtime,
+  out: TensorRef,
+  x: TensorRef,
+  w: TensorRef,
+  bias: TensorRef | null,
+  options: Conv2dOptions = {},
+  family: GemmFamily = gemmFamily(rt),
+): void {
+  const g = conv2dGeometry(x.shape, w.shape, bias?.shape ?? null, options);
+  expectShape(out.shape, g.outShape, "conv2d output");
+  const { samples, inChannels, kernel, padding } = g;
+  // The image sits `border` texels in (a multiple of 4 keeps packing fast) with p zeros after it.
+  const border = roundUp4(padding);
+  const width = border + g.width + padding;
+  const height = border + g.height + padding;
+  const fits = fitsTexture(rt, width, height, samples * texelsOf(inChannels)) &&
+    fitsTexture(rt, texelsOf(g.outChannels), 4 * kernel * kernel * texelsOf(inChannels)) &&
+    fitsLinear(rt, x.size);
+  if (family !== "register-tiled" || !fits) {
+    workgroupTiled(rt, out, x, w, bias, g, "forward");
+    return;
+  }
+  const image = packImage(
+    rt,
+    { buffer: x.buffer, samples, channels: inChannels, height: g.height, width: g.width },
+    border,
+    width,
+    height,
+  );
+  const weights = packConvWeights(rt, {
+    buffer: w.buffer,
+    kernel,
+    outCount: g.outChannels,
+    outStride: inChannels * kernel * kernel,
+    innerCount: inChannels,
+    innerStride: kernel * kernel,
+    tapsY: kernel,
+    tapsX: kernel,
+    kyBase: 0,
+    kyStep: 1,
+    kxBase: 0,
+    kxStep: 1,
+  });
+  registerTiled(rt, out, image, weights, bias?.buffer ?? null, x.buffer, {
+    samples,
+    latticeWidth: g.outWidth,
+    latticeHeight: g.outHeight,
+    channels: inChannels,
+    tapsY: kernel,
+    tapsX: kernel,
+    inputStride: g.stride,
+    inputX: border - padding,
+    inputY: border - padding,
+    outChannels: g.outChannels,
+    outStep: 1,
+    outX: 0,
+    outY: 0,
+    outWidth: g.outWidth,
+    outHeight: g.outHeight,
+  });
+  rt.releaseTexture(image);
+  rt.releaseTexture(weights);
+}
+
+/**
+ * dx = the gradient of conv2d with respect to its input x (shape `dx.shape`), given dy and w:
+ * the transposed convolution. `family` defaults to the runtime's choice.
+ */
+export function conv2dBackwardInput(
+  rt: Runtime,
+  dx: TensorRef,
+  dy: TensorRef,
+  w: TensorRef,
+  options: Conv2dOptions = {},
+  family: GemmFamily = gemmFamily(rt),
+): void {
+  const g = conv2dGeometry(dx.shape, w.shape, null, options);
+  expectShape(dy.shape, g.outShape, "conv2d input-grad dy");
+  const phases = inputGradPhases(g);
+  // dY sits `border` ≥ k − 1 texels in; the far border reaches every texel a phase reads.
+  const border = roundUp4(g.kernel - 1);
+  const reach = (axis: PhaseAxis): number => border + axis.origin + axis.size + Math.max(axis.taps, 1) - 1;
+  const width = Math.max(border + g.outWidth, ...phases.map((ph) => reach(ph.x)));
+  const height = Math.max(border + g.outHeight, ...phases.map((ph) => reach(ph.y)));
+  const outTexels = texelsOf(g.outChannels);
+  const fits = fitsTexture(rt, width, height, g.samples * outTexels) &&
+    fitsTexture(rt, texelsOf(g.inChannels), 4 * g.kernel * g.kernel * outTexels) && fitsLinear(rt, dy.size);
+  if (family !== "register-tiled" || !fits) {
+    workgroupTiled(rt, dx, dy, w, null, g, "input-grad");
+    return;
+  }
+  const image = packImage(
+    rt,
+    {
+      buffer: dy.buffer,
+      samples: g.samples,
+      channels: g.outChannels,
+      height: g.outHeight,
+      width: g.outWidth,
+    },
+    border,
+    width,
+    height,
+  );
+  const { kernel, stride } = g;
+  for (const ph of phases) {
+    const weights = packConvWeights(rt, {
+      buffer: w.buffer,
+      kernel,
+      outCount: g.inChannels,
+      outStride: kernel * kernel,
+      innerCount: g.outChannels,
+      innerStride: g.inChannels * kernel * kernel,
+      tapsY: ph.y.taps,
+      tapsX: ph.x.taps,
+      kyBase: ph.y.firstTap + stride * (ph.y.taps - 1),
+      kyStep: -stride,
+      kxBase: ph.x.firstTap + stride * (ph.x.taps - 1),
+      kxStep: -stride,
+    });
+    registerTiled(rt, dx, image, weights, null, dy.buffer, {
+      samples: g.samples,
+      latticeWidth: ph.x.size,
+      latticeHeight: ph.y.size,
+      channels: g.outChannels,
+      tapsY: ph.y.taps,
+      tapsX: ph.x.taps,
+      inputStride: 1,
+      inputX: ph.x.origin + border,
+      inputY: ph.y.origin + border,
+      outChannels: g.inChannels,
+      outStep: stride,
+      outX: ph.x.phase,
+      outY: ph.y.phase,
+      outWidth: g.width,
+      outHeight: g.height,
+    });
+    rt.releaseTexture(weights);
+  }
+  rt.releaseTexture(image);
+}
+
+/**
+ * One axis of an input-grad stride phase: input positions phase, phase + s, … (`size` of them)
+ * receive dY rows origin + i − t′ … through the flipped taps t′ = taps − 1 − t, kernel row
+ * firstTap + s·t.
+ */
+interface PhaseAxis {
+  phase: number;
+  size: number;
+  taps: number;
+  firstTap: number;
+  /** dY position read by lattice 0 at flipped tap 0 (may be negative: the border covers it). */
+  origin: number;
+}
+
+interface Phase {
+  y: PhaseAxis;
+  x: PhaseAxis;
+}
+
+function phaseAxis(phase: number, extent: number, g: Conv2dGeometry): PhaseAxis {
+  const { kernel, stride, padding } = g;
+  const firstTap = (phase + padding) % stride;
+  const taps = firstTap < kernel ? Math.ceil((kernel - firstTap) / stride) : 0;
+  const size = Math.ceil((extent - phase) / stride);
+  // Input y = s·i + phase meets kernel row firstTap + s·t at dY row (y + p − ky)/s = i + q − t.
+  const q = (phase + padding - firstTap) / stride;
+  return { phase, size, taps, firstTap, origin: q - Math.max(taps - 1, 0) };
+}
+
+/** The stride phases (y mod s, x mod s) that hold input pixels. */
+function inputGradPhases(g: Conv2dGeometry): Phase[] {
+  const phases: Phase[] = [];
+  for (let py = 0; py < Math.min(g.stride, g.height); py++) {
+    for (let px = 0; px < Math.min(g.stride, g.width); px++) {
+      phases.push({ y: phaseAxis(py, g.height, g), x: phaseAxis(px, g.width, g) });
+    }
+  }
+  return phases;
+}
+
+/** Geometry of one register-tiled conv dispatch (see the Params of `conv2d.wgsl.ts`). */
+interface ConvLattice {
+  samples: number;
+  latticeWidth: number;
+  latticeHeight: number;
+  channels: number;
+  tapsY: number;
+  tapsX: number;
+  inputStride: number;
+  inputX: number;
+  inputY: number;
+  outChannels: number;
+  outStep: number;
+  outX: number;
+  outY: number;
+  outWidth: number;
+  outHeight: number;
+}
+
+/** One register-tiled conv dispatch; `unbound` fills the bias binding when there is no bias. */
+function registerTiled(
+  rt: Runtime,
+  out: TensorRef,
+  image: GPUTexture,
+  weights: GPUTexture,
+  bias: GPUBuffer | null,
+  unbound: GPUBuffer,
+  c: ConvLattice,
+): void {
+  const pixels = c.samples * c.latticeHeight * c.latticeWidth;
+  const channelSteps = texelsOf(c.channels);
+  const depthSteps = c.tapsY * c.tapsX * channelSteps;
+  rt.dispatch({
+    pipeline: rt.pipeline(
+      "conv2d",
+      { family: "register-tiled" },
+      () => conv2dSource("register-tiled", "rows"),
+    ),
+    uniforms: new Uniforms()
+      .u32(pixels, c.latticeWidth, c.latticeHeight, channelSteps, Math.max(1, c.tapsX), depthSteps)
+      .u32(c.inputStride, c.inputX, c.inputY, c.outChannels, bias ? 1 : 0)
+      .u32(c.outStep, c.outX, c.outY, c.outWidth, c.outHeight),
+    bindings: [out.buffer, arrayView(image), arrayView(weights), bias ?? unbound],
+    workgroups: registerTiledGrid(pixels, c.outChannels, 1, "rows"),
+  });
+}
+
+function workgroupTiled(
+  rt: Runtime,
+  out: TensorRef,
+  image: TensorRef,
+  w: TensorRef,
+  bias: TensorRef | null,
+  g: Conv2dGeometry,
+  direction: "forward" | "input-grad",
+): void {
+  const { kernel, stride, padding } = g;
+  const kk = kernel * kernel;
+  const forward = direction === "forward";
+  const [outChannels, innerChannels] = forward
+    ? [g.outChannels, g.inChannels]
+    : [g.inChannels, g.outChannels];
+  const [outHeight, outWidth] = forward ? [g.outHeight, g.outWidth] : [g.height, g.width];
+  const [inHeight, inWidth] = forward ? [g.height, g.width] : [g.outHeight, g.outWidth];
+  const pixels = g.samples * outHeight * outWidth;
+  rt.dispatch({
+    pipeline: rt.pipeline(
+      "conv2d",
+      { family: "workgroup-tiled" },
+      () => conv2dSource("workgroup-tiled", "rows"),
+    ),
+    uniforms: new Uniforms()
+      .u32(
+        pixels,
+        outChannels,
+        innerChannels * kk,
+        kernel,
+        innerChannels,
+        inHeight,
+        inWidth,
+        outHeight,
+        outWidth,
+      )
+      .u32(forward ? stride : 1).i32(forward ? 1 : -1, forward ? -padding : padding).u32(forward ? 1 : stride)
+      .u32(forward ? g.inChannels * kk : kk, forward ? kk : g.inChannels * kk, bias ? 1 : 0),
+    bindings: [out.buffer, image.buffer, w.buffer, bias?.buffer ?? w.buffer],
+    workgroups: workgroupTiledGrid(pixels, outChannels, 1),
+  });
+}

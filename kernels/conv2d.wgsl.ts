@@ -1,0 +1,164 @@
+/**
+ * WGSL for conv2d forward and input-grad as implicit GEMMs (hooks for `gemm.wgsl.ts`): no im2col
+ * buffer is ever written; `readA` computes where a window element lives.
+ *
+ * Forward, out[n][co][y][x] = b[co] + Σ_{ci,ky,kx} w[co][ci][ky][kx]·in[n][ci][y·s+ky−p][x·s+kx−p]:
+ * M = output pixels, N = Cout, K = Cin·k².
+ * Input-grad is the transposed convolution dX[n][ci][y][x] = Σ_{co,ky,kx} w[co][ci][ky][kx]·
+ * dY[n][co][(y+p−ky)/s][(x+p−kx)/s] over the terms whose divisions are exact and in range.
+ *
+ * register-tiled: the image is packed as texels of four channels with a zero border
+ * (`packImage`), so `readA` is one `textureLoad` at (x·stride + tx, y·stride + ty) of the window's
+ * tap (tx, ty) with no bounds checks — padding reads the border. Weights are packed per call; the
+ * bias is read once per column texel. Input-grad runs this same kernel once per stride phase
+ * (y mod s, x mod s): within a phase the contributing kernel rows ky ≡ (y+p) mod s are fixed, so it
+ * is an ordinary stride-1 correlation of dY with those taps flipped, written to every s-th output
+ * pixel — no multiplications by inserted zeros.
+ * workgroup-tiled: one kernel reads the NCHW buffers directly and covers both directions with
+ * the input coordinate (y·scale + ky·tapSign + shift) / divisor, valid when exact and in range:
+ * forward (s, +1, −p, 1), input-grad (1, −1, p, s).
+ * @module
+ */
+import { type GemmFamily, type LaneAxis, registerTiledMain, workgroupTiledMain } from "./gemm.wgsl.ts";
+import { wgsl } from "./wgsl.ts";
+
+/** Source of the conv2d forward/input-grad kernel of `family`. */
+export function conv2dSource(family: GemmFamily, lanes: LaneAxis): string {
+  return family === "register-tiled"
+    ? registerTiledHooks() + registerTiledMain(lanes)
+    : workgroupTiledHooks() + workgroupTiledMain();
+}
+
+function registerTiledHooks(): string {
+  return wgsl`
+struct Params {
+  pixels: u32,          // M: output pixels this dispatch writes (one stride phase for input-grad)
+  latticeWidth: u32,    // their columns and rows
+  latticeHeight: u32,
+  channelSteps: u32,    // ⌈C/4⌉ texels of input channels per tap
+  tapsX: u32,
+  depthSteps: u32,      // taps · channelSteps
+  inputStride: u32,     // texture texels per output step
+  inputX: u32,          // texture position of output (0, 0)'s first tap, border included
+  inputY: u32,
+  outChannels: u32,     // N
+  hasBias: u32,
+  outStep: u32,         // output pixels per lattice step (s for an input-grad phase, else 1)
+  outX: u32,            // output position of lattice (0, 0)
+  outY: u32,
+  outWidth: u32,        // the output tensor's W and H
+  outHeight: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var image: texture_2d_array<f32>;
+@group(0) @binding(3) var weights: texture_2d_array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+
+// Texture position of the row's first window tap, its sample's first layer, and its output index.
+struct ARow { x: u32, y: u32, layer: u32, at: u32 }
+fn aRow(m: u32, z: u32) -> ARow {
+  let lx = m % p.latticeWidth;
+  let rest = m / p.latticeWidth;
+  let ly = rest % p.latticeHeight;
+  let sample = rest / p.latticeHeight;
+  let pixel = (ly * p.outStep + p.outY) * p.outWidth + lx * p.outStep + p.outX;
+  return ARow(lx * p.inputStride + p.inputX, ly * p.inputStride + p.inputY, sample * p.channelSteps,
+              sample * p.outChannels * p.outHeight * p.outWidth + pixel);
+}
+struct BCol { n4: u32, bias: vec4f }
+fn bCol(n4: u32, z: u32) -> BCol {
+  var value = vec4f();
+  for (var e = 0u; e < 4u; e++) {
+    if (p.hasBias != 0u && 4u * n4 + e < p.outChannels) { value[e] = bias[4u * n4 + e]; }
+  }
+  return BCol(n4, value);
+}
+// K runs over (tap y, tap x, channel texel), channels fastest.
+struct KStep { k4: u32, tx: u32, ty: u32, c4: u32 }
+fn kStep(k4: u32, z: u32) -> KStep {
+  let tap = k4 / p.channelSteps;
+  return KStep(k4, tap % p.tapsX, tap / p.tapsX, k4 % p.channelSteps);
+}
+fn kRange(z: u32) -> vec2u { return vec2u(0u, p.depthSteps); }
+
+fn readA(row: ARow, step: KStep) -> vec4f {
+  return textureLoad(image, vec2u(row.x + step.tx, row.y + step.ty), row.layer + step.c4, 0);
+}
+
+fn readB(col: BCol, step: KStep, r: u32) -> vec4f {
+  return textureLoad(weights, vec2u(col.n4, 4u * step.k4 + r), 0, 0);
+}
+
+fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, value: vec4f) {
+  if (m >= p.pixels) { return; }
+  let result = value + col.bias;
+  let plane = p.outHeight * p.outWidth;
+  for (var e = 0u; e < 4u; e++) {
+    let channel = 4u * n4 + e;
+    if (channel < p.outChannels) { out[row.at + channel * plane] = result[e]; }
+  }
+}
+`;
+}
+
+function workgroupTiledHooks(): string {
+  return wgsl`
+struct Params {
+  pixels: u32,         // M = N·outHeight·outWidth
+  outChannels: u32,    // N
+  depth: u32,          // K = innerChannels·k²
+  kernel: u32,
+  innerChannels: u32,  // channels of the input image
+  inHeight: u32, inWidth: u32,
+  outHeight: u32, outWidth: u32,
+  scale: u32, tapSign: i32, shift: i32, divisor: u32,
+  weightOutStride: u32, weightInnerStride: u32,
+  hasBias: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> image: array<f32>;
+@group(0) @binding(3) var<storage, read> weights: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+
+fn gemmRows() -> u32 { return p.pixels; }
+fn gemmCols() -> u32 { return p.outChannels; }
+fn kRange(z: u32) -> vec2u { return vec2u(0u, p.depth); }
+
+// Input coordinate of output coordinate o at kernel tap t, or -1 when no input pixel contributes.
+fn inputCoordinate(o: u32, t: u32, size: u32) -> i32 {
+  let numerator = i32(o * p.scale) + i32(t) * p.tapSign + p.shift;
+  if (numerator < 0 || u32(numerator) % p.divisor != 0u) { return -1; }
+  let coordinate = u32(numerator) / p.divisor;
+  return select(-1, i32(coordinate), coordinate < size);
+}
+
+// K runs over (inner channel, ky, kx) as the weights are stored.
+fn readA(m: u32, k: u32, z: u32) -> f32 {
+  let x = m % p.outWidth;
+  let rest = m / p.outWidth;
+  let y = rest % p.outHeight;
+  let sample = rest / p.outHeight;
+  let kk = p.kernel * p.kernel;
+  let channel = k / kk;
+  let iy = inputCoordinate(y, (k % kk) / p.kernel, p.inHeight);
+  let ix = inputCoordinate(x, k % p.kernel, p.inWidth);
+  if (iy < 0 || ix < 0) { return 0.0; }
+  return image[((sample * p.innerChannels + channel) * p.inHeight + u32(iy)) * p.inWidth + u32(ix)];
+}
+
+fn readB(k: u32, n: u32, z: u32) -> f32 {
+  let kk = p.kernel * p.kernel;
+  return weights[n * p.weightOutStride + (k / kk) * p.weightInnerStride + k % kk];
+}
+
+fn writeC(m: u32, n: u32, z: u32, value: f32) {
+  let plane = p.outHeight * p.outWidth;
+  let sample = m / plane;
+  var result = value;
+  if (p.hasBias != 0u) { result += bias[n]; }
+  out[(sample * p.outChannels + n) * plane + m % plane] = result;
+}
+`;
+}

@@ -1,0 +1,139 @@
+/**
+ * Dispatcher for the conv2d weight gradient (`conv2d_weight_grad.wgsl.ts`): a split-K GEMM whose
+ * slices write partial gradients that `reduceSum` then adds in slice order.
+ * @module
+ */
+import { type Conv2dGeometry, conv2dGeometry, type Conv2dOptions, roundUp4 } from "./conv2d.ts";
+import { conv2dWeightGradSource } from "./conv2d_weight_grad.wgsl.ts";
+import { type GemmFamily, registerTiledGrid, WORKGROUP_DEPTH, workgroupTiledGrid } from "./gemm.wgsl.ts";
+import { arrayView, fitsLinear, fitsTexture, packImage, packPixels, texelsOf } from "./pack.ts";
+import { reduceSum } from "./reduce.ts";
+import type { Runtime } from "./runtime.ts";
+import { Uniforms } from "./runtime.ts";
+import { expectShape, type TensorRef } from "./shapes.ts";
+import { gemmFamily } from "./variants.ts";
+
+/**
+ * Workgroups a weight-grad dispatch aims for: enough to keep every core of a CPU adapter, or every
+ * multiprocessor of a GPU, busy when M·N alone gives only a few tiles.
+ */
+const TARGET_WORKGROUPS: Record<GemmFamily, number> = { "register-tiled": 32, "workgroup-tiled": 256 };
+/** The fewest K steps a slice is given, so slicing never costs more in partials than it gains. */
+const MIN_SLICE_STEPS: Record<GemmFamily, number> = {
+  "register-tiled": 64,
+  "workgroup-tiled": 8 * WORKGROUP_DEPTH,
+};
+
+/** How many split-K slices of `steps` K steps each grid of `tiles` workgroups gets. */
+function sliceCount(family: GemmFamily, tiles: number, steps: number): number {
+  const wanted = Math.ceil(TARGET_WORKGROUPS[family] / tiles);
+  return Math.max(1, Math.min(wanted, Math.floor(steps / MIN_SLICE_STEPS[family])));
+}
+
+/**
+ * dw = the gradient of conv2d with respect to its weight (shape `dw.shape`), given dy and the
+ * forward input x. `family` defaults to the runtime's choice.
+ */
+export function conv2dBackwardWeight(
+  rt: Runtime,
+  dw: TensorRef,
+  dy: TensorRef,
+  x: TensorRef,
+  options: Conv2dOptions = {},
+  family: GemmFamily = gemmFamily(rt),
+): void {
+  const g = conv2dGeometry(x.shape, dw.shape, null, options);
+  expectShape(dy.shape, g.outShape, "conv2d weight-grad dy");
+  const pixelTexels = texelsOf(g.outWidth);
+  // The image sits `border` ≥ p texels in. The last texel of a dY row stands for up to three pixels
+  // past OW; the texture reaches their windows too (they meet dY's zeros).
+  const border = roundUp4(g.padding);
+  const shift = border - g.padding;
+  const width = Math.max(border + g.width + g.padding, shift + (4 * pixelTexels - 1) * g.stride + g.kernel);
+  const height = border + g.height + g.padding;
+  const fits = fitsTexture(rt, g.outChannels, g.outHeight * pixelTexels, g.samples) &&
+    fitsTexture(rt, width, height, g.samples * texelsOf(g.inChannels)) && fitsLinear(rt, dy.size) &&
+    fitsLinear(rt, x.size);
+  if (family === "register-tiled" && fits) registerTiled(rt, dw, dy, x, g, border, width, height);
+  else workgroupTiled(rt, dw, dy, x, g);
+}
+
+/** Runs `dispatch` into `dw` directly, or into `slices` partials that are then summed into `dw`. */
+function withSlices(rt: Runtime, dw: TensorRef, slices: number, dispatch: (target: GPUBuffer) => void): void {
+  if (slices === 1) {
+    dispatch(dw.buffer);
+    return;
+  }
+  const partials = rt.acquire(slices * dw.size * 4);
+  dispatch(partials);
+  reduceSum(rt, dw, { buffer: partials, shape: [slices, dw.size], size: slices * dw.size }, [0]);
+  rt.release(partials);
+}
+
+function registerTiled(
+  rt: Runtime,
+  dw: TensorRef,
+  dy: TensorRef,
+  x: TensorRef,
+  g: Conv2dGeometry,
+  border: number,
+  width: number,
+  height: number,
+): void {
+  const gradOut = packPixels(rt, {
+    buffer: dy.buffer,
+    samples: g.samples,
+    channels: g.outChannels,
+    height: g.outHeight,
+    width: g.outWidth,
+  });
+  const image = packImage(
+    rt,
+    { buffer: x.buffer, samples: g.samples, channels: g.inChannels, height: g.height, width: g.width },
+    border,
+    width,
+    height,
+  );
+  const channelSteps = texelsOf(g.inChannels);
+  const pixelTexels = texelsOf(g.outWidth);
+  const columns = 4 * g.kernel * g.kernel * channelSteps;
+  const sampleSteps = g.outHeight * pixelTexels;
+  const totalSteps = g.samples * sampleSteps;
+  const tiles = registerTiledGrid(g.outChannels, columns, 1, "cols").reduce((a, b) => a * b, 1);
+  const slices = sliceCount("register-tiled", tiles, totalSteps);
+  const sliceSteps = Math.ceil(totalSteps / slices);
+  withSlices(rt, dw, slices, (target) =>
+    rt.dispatch({
+      pipeline: rt.pipeline(
+        "conv2d-weight-grad",
+        { family: "register-tiled" },
+        () => conv2dWeightGradSource("register-tiled", "cols"),
+      ),
+      uniforms: new Uniforms().u32(g.outChannels, channelSteps, g.inChannels, g.kernel, pixelTexels)
+        .u32(sampleSteps, totalSteps, sliceSteps, g.stride, border - g.padding, dw.size),
+      bindings: [target, arrayView(gradOut), arrayView(image)],
+      workgroups: registerTiledGrid(g.outChannels, columns, slices, "cols"),
+    }));
+  rt.releaseTexture(gradOut);
+  rt.releaseTexture(image);
+}
+
+function workgroupTiled(rt: Runtime, dw: TensorRef, dy: TensorRef, x: TensorRef, g: Conv2dGeometry): void {
+  const columns = g.inChannels * g.kernel * g.kernel;
+  const totalPixels = g.samples * g.outHeight * g.outWidth;
+  const tiles = workgroupTiledGrid(g.outChannels, columns, 1).reduce((a, b) => a * b, 1);
+  const slices = sliceCount("workgroup-tiled", tiles, totalPixels);
+  const slicePixels = Math.ceil(totalPixels / slices);
+  withSlices(rt, dw, slices, (target) =>
+    rt.dispatch({
+      pipeline: rt.pipeline(
+        "conv2d-weight-grad",
+        { family: "workgroup-tiled" },
+        () => conv2dWeightGradSource("workgroup-tiled", "rows"),
+      ),
+      uniforms: new Uniforms().u32(g.outChannels, columns, g.inChannels, g.kernel, g.height, g.width)
+        .u32(g.outHeight, g.outWidth, g.stride, g.padding, slicePixels, totalPixels, dw.size),
+      bindings: [target, dy.buffer, x.buffer],
+      workgroups: workgroupTiledGrid(g.outChannels, columns, slices),
+    }));
+}

@@ -1,0 +1,134 @@
+/**
+ * WGSL for the conv2d weight gradient as a GEMM over every output pixel (hooks for
+ * `gemm.wgsl.ts`): dW[co][ci][ky][kx] = Σ_{n,y,x} dY[n][co][y][x]·in[n][ci][y·s+ky−p][x·s+kx−p],
+ * so M = Cout, N = Cin·k², K = N·OH·OW. K is long and M·N small, so K is split into z slices that
+ * each write their own partial dW; a second pass (`reduceSum` over the slices, in order) adds them,
+ * which keeps the result deterministic.
+ *
+ * register-tiled: dY is packed as texels of four consecutive pixels of a row (`packPixels`), the
+ * input as channel texels with a zero border (`packImage`); the columns run over
+ * (ky, kx, channel texel), so `readB` is one `textureLoad` of four channels at a window tap.
+ * workgroup-tiled: both are read from their NCHW buffers, columns in dW's own (ci, ky, kx) order.
+ * @module
+ */
+import { type GemmFamily, type LaneAxis, registerTiledMain, workgroupTiledMain } from "./gemm.wgsl.ts";
+import { wgsl } from "./wgsl.ts";
+
+/** Source of the conv2d weight-gradient kernel of `family`. */
+export function conv2dWeightGradSource(family: GemmFamily, lanes: LaneAxis): string {
+  return family === "register-tiled"
+    ? registerTiledHooks() + registerTiledMain(lanes)
+    : workgroupTiledHooks() + workgroupTiledMain();
+}
+
+function registerTiledHooks(): string {
+  return wgsl`
+struct Params {
+  outChannels: u32,     // M = Cout
+  channelSteps: u32,    // ⌈Cin/4⌉
+  inChannels: u32,      // Cin
+  kernel: u32,
+  pixelTexels: u32,     // ⌈OW/4⌉
+  sampleSteps: u32,     // OH·⌈OW/4⌉: K steps per sample
+  totalSteps: u32,      // N·OH·⌈OW/4⌉
+  sliceSteps: u32,      // K steps per split-K slice
+  inputStride: u32,     // s
+  inputShift: u32,      // the image texture's border minus the padding
+  sliceStride: u32,     // elements of one partial dW
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var gradOut: texture_2d_array<f32>;
+@group(0) @binding(3) var image: texture_2d_array<f32>;
+
+struct ARow { channel: u32 }
+fn aRow(m: u32, z: u32) -> ARow { return ARow(m); }
+// A column texel is four input channels at one kernel tap.
+struct BCol { tx: u32, ty: u32, c4: u32 }
+fn bCol(n4: u32, z: u32) -> BCol {
+  let tap = n4 / p.channelSteps;
+  return BCol(tap % p.kernel, tap / p.kernel, n4 % p.channelSteps);
+}
+// A K step is four pixels of one output row: dY's texel row, and where their windows start.
+struct KStep { row: u32, sample: u32, x: u32, y: u32 }
+fn kStep(k4: u32, z: u32) -> KStep {
+  let sample = k4 / p.sampleSteps;
+  let row = k4 % p.sampleSteps;
+  let y = row / p.pixelTexels;
+  let x = 4u * (row % p.pixelTexels);
+  return KStep(row, sample, x * p.inputStride + p.inputShift, y * p.inputStride + p.inputShift);
+}
+fn kRange(z: u32) -> vec2u {
+  let begin = z * p.sliceSteps;
+  return vec2u(begin, min(begin + p.sliceSteps, p.totalSteps));
+}
+
+fn readA(row: ARow, step: KStep) -> vec4f {
+  return textureLoad(gradOut, vec2u(row.channel, step.row), step.sample, 0);
+}
+
+fn readB(col: BCol, step: KStep, r: u32) -> vec4f {
+  let x = step.x + r * p.inputStride + col.tx;
+  return textureLoad(image, vec2u(x, step.y + col.ty), step.sample * p.channelSteps + col.c4, 0);
+}
+
+fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, value: vec4f) {
+  let tap = n4 / p.channelSteps;
+  if (m >= p.outChannels || tap >= p.kernel * p.kernel) { return; }
+  let kk = p.kernel * p.kernel;
+  let c0 = 4u * (n4 % p.channelSteps);
+  for (var e = 0u; e < 4u; e++) {
+    if (c0 + e < p.inChannels) { out[z * p.sliceStride + (m * p.inChannels + c0 + e) * kk + tap] = value[e]; }
+  }
+}
+`;
+}
+
+function workgroupTiledHooks(): string {
+  return wgsl`
+struct Params {
+  outChannels: u32,   // M = Cout
+  columns: u32,       // N = Cin·k²
+  inChannels: u32,
+  kernel: u32,
+  inHeight: u32, inWidth: u32,
+  outHeight: u32, outWidth: u32,
+  stride: u32, padding: u32,
+  slicePixels: u32,   // K (output pixels) per split-K slice
+  totalPixels: u32,   // N·OH·OW
+  sliceStride: u32,   // elements of one partial dW
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> gradOut: array<f32>;
+@group(0) @binding(3) var<storage, read> image: array<f32>;
+
+fn gemmRows() -> u32 { return p.outChannels; }
+fn gemmCols() -> u32 { return p.columns; }
+fn kRange(z: u32) -> vec2u {
+  let begin = z * p.slicePixels;
+  return vec2u(begin, min(begin + p.slicePixels, p.totalPixels));
+}
+
+fn readA(m: u32, k: u32, z: u32) -> f32 {
+  let plane = p.outHeight * p.outWidth;
+  return gradOut[((k / plane) * p.outChannels + m) * plane + k % plane];
+}
+
+fn readB(k: u32, n: u32, z: u32) -> f32 {
+  let plane = p.outHeight * p.outWidth;
+  let sample = k / plane;
+  let y = (k % plane) / p.outWidth;
+  let x = k % p.outWidth;
+  let kk = p.kernel * p.kernel;
+  let iy = i32(y * p.stride + (n % kk) / p.kernel) - i32(p.padding);
+  let ix = i32(x * p.stride + n % p.kernel) - i32(p.padding);
+  if (iy < 0 || ix < 0 || u32(iy) >= p.inHeight || u32(ix) >= p.inWidth) { return 0.0; }
+  return image[((sample * p.inChannels + n / kk) * p.inHeight + u32(iy)) * p.inWidth + u32(ix)];
+}
+
+fn writeC(m: u32, n: u32, z: u32, value: f32) {
+  out[z * p.sliceStride + m * p.columns + n] = value;
+}
+`;
+}

@@ -1,0 +1,86 @@
+import { conv2d, conv2dBackwardInput, conv2dGeometry } from "../../kernels/conv2d.ts";
+import { conv2dBackwardWeight } from "../../kernels/conv2d_weight_grad.ts";
+import { GEMM_FAMILIES, type GemmFamily } from "../../kernels/gemm.wgsl.ts";
+import type { Runtime } from "../../kernels/runtime.ts";
+import { Tensor } from "../../nn/tensor.ts";
+import { assertClose, type HostTensor, randomHost } from "../helpers/check.ts";
+import { gpuTest, withRuntime } from "../helpers/gpu.ts";
+import {
+  conv2dInputGradReference,
+  conv2dReference,
+  conv2dWeightGradReference,
+} from "../helpers/gemm_reference.ts";
+
+interface Case {
+  x: [number, number, number, number];
+  outChannels: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+}
+
+// 5×7 and other odd spatial sizes, channel counts not divisible by 4, batch > 1, stride 1 and 2,
+// k 1 and 3, padding 0 and 1; plus one case that spans several register tiles in M and N.
+const cases: Case[] = [
+  { x: [2, 3, 5, 7], outChannels: 5, kernel: 3, stride: 1, padding: 1 },
+  { x: [2, 3, 5, 7], outChannels: 6, kernel: 3, stride: 2, padding: 1 },
+  { x: [1, 5, 7, 5], outChannels: 3, kernel: 3, stride: 1, padding: 0 },
+  { x: [2, 2, 7, 6], outChannels: 7, kernel: 3, stride: 2, padding: 0 },
+  { x: [2, 6, 5, 7], outChannels: 9, kernel: 1, stride: 1, padding: 0 },
+  { x: [1, 5, 6, 7], outChannels: 4, kernel: 1, stride: 2, padding: 0 },
+  { x: [1, 4, 8, 8], outChannels: 4, kernel: 1, stride: 2, padding: 1 },
+  { x: [3, 9, 11, 13], outChannels: 21, kernel: 3, stride: 1, padding: 1 },
+];
+
+function upload(h: HostTensor): Tensor {
+  return Tensor.fromArray(Float32Array.from(h.data), h.shape);
+}
+
+async function runCase(rt: Runtime, family: GemmFamily, c: Case, seed: number): Promise<void> {
+  const name = `${family} x${JSON.stringify(c.x)} co${c.outChannels} k${c.kernel} s${c.stride} p${c.padding}`;
+  const options = { stride: c.stride, padding: c.padding };
+  const x = randomHost(c.x, seed);
+  const w = randomHost([c.outChannels, c.x[1], c.kernel, c.kernel], seed + 1);
+  const bias = randomHost([c.outChannels], seed + 2);
+  const g = conv2dGeometry(c.x, w.shape, bias.shape, options);
+  const dy = randomHost(g.outShape, seed + 3);
+  const [xt, wt, bt, dyt] = [x, w, bias, dy].map(upload) as [Tensor, Tensor, Tensor, Tensor];
+  const out = Tensor.empty(g.outShape);
+  const dx = Tensor.empty(c.x);
+  const dw = Tensor.empty(w.shape);
+  conv2d(rt, out, xt, wt, bt, options, family);
+  conv2dBackwardInput(rt, dx, dyt, wt, options, family);
+  conv2dBackwardWeight(rt, dw, dyt, xt, options, family);
+  assertClose(
+    await out.read(),
+    conv2dReference(x, w, bias, c.stride, c.padding).data,
+    1e-4,
+    `${name} forward`,
+  );
+  assertClose(
+    await dx.read(),
+    conv2dInputGradReference(dy, w, c.x, c.stride, c.padding).data,
+    1e-4,
+    `${name} input-grad`,
+  );
+  assertClose(
+    await dw.read(),
+    conv2dWeightGradReference(dy, x, w.shape, c.stride, c.padding).data,
+    1e-4,
+    `${name} weight-grad`,
+  );
+  for (const t of [xt, wt, bt, dyt, out, dx, dw]) t.dispose();
+}
+
+for (const family of GEMM_FAMILIES) {
+  Deno.test(
+    `conv2d ${family}: forward, input-grad and weight-grad match float64 references`,
+    gpuTest,
+    async () => {
+      await withRuntime(async (rt) => {
+        let seed = 1;
+        for (const c of cases) await runCase(rt, family, c, seed += 4);
+      });
+    },
+  );
+}
