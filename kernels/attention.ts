@@ -17,7 +17,13 @@ import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { expectShape, type TensorRef } from "./shapes.ts";
 import { flatGrid } from "./wgsl.ts";
-import { PACK_WORKGROUP_SIDE, packSource, rowDotSource, softmaxSource } from "./attention.wgsl.ts";
+import {
+  PACK_WORKGROUP_SIDE,
+  packSource,
+  rowDotSource,
+  SOFTMAX_WORKGROUP,
+  softmaxSource,
+} from "./attention.wgsl.ts";
 import {
   attentionGemmSource,
   GEMM_WORKGROUP_SIDE,
@@ -233,7 +239,7 @@ export function attentionForward(rt: Runtime, out: TensorRef, probs: TensorRef, 
       pipeline: rt.pipeline("attention-softmax", {}, softmaxSource),
       uniforms: new Uniforms().u32(l, l, texels(l), rowsL, start * l * l),
       bindings: [probsTexture.createView(), probs.buffer, scores.createView()],
-      workgroups: [rowsL, count],
+      workgroups: [Math.ceil(rowsL / SOFTMAX_WORKGROUP), count],
     });
     const valuesT = pack(rt, block(qkv, g, 2, start, true), count);
     gemm(rt, {

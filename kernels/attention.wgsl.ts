@@ -6,7 +6,7 @@
  */
 import { wgsl } from "./wgsl.ts";
 
-/** Threads per row of the softmax. */
+/** Rows (one per invocation) per workgroup of the softmax. */
 export const SOFTMAX_WORKGROUP = 64;
 
 /** Side of the 2-D workgroup of the packing kernel. */
@@ -49,10 +49,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 /**
- * P = softmax over each row of S (columns < cols), max-subtracted, one workgroup per (row, sample).
- * Reads S from a texture three times (max, sum, write: texture reads are cheap, exponentials are
- * computed once per pass) and writes P to a texture (for P·V) and to a buffer (saved for the
- * backward). Padding rows (row ≥ rows) are written as zeros so later products may read them.
+ * P = softmax over each row of S (columns < cols), max-subtracted, one invocation per row: three
+ * sweeps over the row's texels (max, sum, write), no workgroup memory and no barriers. (A
+ * workgroup per row with tree reductions took 25 ms at L = 1024 on lavapipe, where every barrier
+ * is expensive; this takes a fraction of that.) Texture reads are cheap; the exponential is
+ * evaluated in the sum and write sweeps only. P goes to a texture (for P·V) and to a buffer (saved
+ * for the backward); padding rows (row ≥ rows) are written as zero texels so later products may
+ * read them.
  */
 export function softmaxSource(): string {
   return wgsl`
@@ -62,65 +65,40 @@ struct Params { rows: u32, cols: u32, width: u32, sampleRows: u32, probsBase: u3
 @group(0) @binding(2) var<storage, read_write> probs: array<f32>;
 @group(0) @binding(3) var scores: texture_2d<f32>;
 const WG: u32 = ${SOFTMAX_WORKGROUP}u;
-const LOWEST: f32 = -3.0e38;
-var<workgroup> scratch: array<f32, WG>;
 
-// Tree reduction of scratch (max or sum); every lane returns the result.
-fn reduce(lane: u32, isMax: bool) -> f32 {
-  workgroupBarrier();
-  for (var step = WG / 2u; step > 0u; step = step / 2u) {
-    if (lane < step) {
-      let other = scratch[lane + step];
-      scratch[lane] = select(scratch[lane] + other, max(scratch[lane], other), isMax);
-    }
-    workgroupBarrier();
-  }
-  let result = scratch[0];
-  workgroupBarrier(); // nobody overwrites scratch before every lane has read the result
-  return result;
+// The row's valid columns within texel x, as a mask (the last texel may be partial).
+fn validLanes(x: u32) -> vec4<bool> {
+  return vec4u(4u * x) + vec4u(0u, 1u, 2u, 3u) < vec4u(p.cols);
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: vec3u) {
-  let row = wid.x;
-  let sample = wid.y;
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let row = gid.x;
+  let sample = gid.y;
+  if (row >= p.sampleRows) { return; }
   let y = sample * p.sampleRows + row;
   if (row >= p.rows) {
-    for (var x = lane; x < p.width; x += WG) { textureStore(probsTexture, vec2u(x, y), vec4f(0.0)); }
+    for (var x = 0u; x < p.width; x++) { textureStore(probsTexture, vec2u(x, y), vec4f(0.0)); }
     return;
   }
-  var rowMax = LOWEST;
-  for (var x = lane; x < p.width; x += WG) {
-    let s = textureLoad(scores, vec2u(x, y), 0);
-    for (var e = 0u; e < 4u; e++) {
-      if (4u * x + e < p.cols) { rowMax = max(rowMax, s[e]); }
-    }
+  var rowMax = vec4f(-3.0e38);
+  for (var x = 0u; x < p.width; x++) {
+    rowMax = max(rowMax, select(vec4f(-3.0e38), textureLoad(scores, vec2u(x, y), 0), validLanes(x)));
   }
-  scratch[lane] = rowMax;
-  rowMax = reduce(lane, true);
-
-  var total = 0.0;
-  for (var x = lane; x < p.width; x += WG) {
-    let s = textureLoad(scores, vec2u(x, y), 0);
-    for (var e = 0u; e < 4u; e++) {
-      if (4u * x + e < p.cols) { total += exp(s[e] - rowMax); }
-    }
+  let m = max(max(rowMax.x, rowMax.y), max(rowMax.z, rowMax.w));
+  var total = vec4f(0.0);
+  for (var x = 0u; x < p.width; x++) {
+    total += select(vec4f(0.0), exp(textureLoad(scores, vec2u(x, y), 0) - m), validLanes(x));
   }
-  scratch[lane] = total;
-  let inverse = 1.0 / reduce(lane, false);
-
+  let inverse = 1.0 / dot(total, vec4f(1.0));
   let rowStart = p.probsBase + (sample * p.rows + row) * p.cols;
-  for (var x = lane; x < p.width; x += WG) {
-    let s = textureLoad(scores, vec2u(x, y), 0);
-    var prob = vec4f(0.0);
-    for (var e = 0u; e < 4u; e++) {
-      let col = 4u * x + e;
-      if (col < p.cols) {
-        prob[e] = exp(s[e] - rowMax) * inverse;
-        probs[rowStart + col] = prob[e];
-      }
-    }
+  for (var x = 0u; x < p.width; x++) {
+    let valid = validLanes(x);
+    let prob = select(vec4f(0.0), exp(textureLoad(scores, vec2u(x, y), 0) - m) * inverse, valid);
     textureStore(probsTexture, vec2u(x, y), prob);
+    for (var e = 0u; e < 4u; e++) {
+      if (valid[e]) { probs[rowStart + 4u * x + e] = prob[e]; }
+    }
   }
 }
 `;
