@@ -13,7 +13,8 @@ import { getRuntime, Tensor } from "../tensor.ts";
  * products; "auto" picks flash on hardware adapters and whenever the probabilities would exceed
  * {@link MATERIALIZED_SAMPLING_BYTES}, and the materialised products on software adapters, where
  * they are about 3× faster (lavapipe: workgroup memory loads cost as much as storage loads, and
- * it re-JITs the larger flash variants on every dispatch).
+ * it re-JITs the larger flash variants on every dispatch). "auto" never picks flash above
+ * `FLASH_MAX_CHANNELS` (1024) channels; asking for it there throws a ShapeError.
  */
 export type AttentionSampling = "auto" | "flash" | "materialized";
 
@@ -41,7 +42,8 @@ export function selfAttention(qkv: Tensor, options: SelfAttentionOptions = {}): 
   const out = Tensor.empty(geometry.outShape);
   const probsShape = [geometry.samples, geometry.tokens, geometry.tokens];
   if (!(isGradEnabled() && qkv.requiresGrad)) {
-    if (useFlash(options.sampling ?? "auto", rt.adapter.isSoftware, 4 * probsShape.reduce((a, b) => a * b))) {
+    const probsBytes = 4 * probsShape.reduce((a, b) => a * b);
+    if (useFlash(options.sampling ?? "auto", rt.adapter.isSoftware, probsBytes, geometry.channels)) {
       kernels.attentionFlash(rt, out, qkv);
     } else {
       const probs = Tensor.empty(probsShape);
@@ -61,7 +63,13 @@ export function selfAttention(qkv: Tensor, options: SelfAttentionOptions = {}): 
   });
 }
 
-function useFlash(sampling: AttentionSampling, software: boolean, probsBytes: number): boolean {
+function useFlash(
+  sampling: AttentionSampling,
+  software: boolean,
+  probsBytes: number,
+  channels: number,
+): boolean {
   if (sampling !== "auto") return sampling === "flash";
+  if (channels > kernels.FLASH_MAX_CHANNELS) return false;
   return !software || probsBytes > MATERIALIZED_SAMPLING_BYTES;
 }
