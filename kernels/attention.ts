@@ -6,7 +6,7 @@
  * Training path: S = QᵀK/√C (texture product) → row softmax (P saved as a buffer) → O = P·Vᵀ.
  * Backward: D = rowsum(dO ∘ O); dS = P ∘ (dOᵀV − D)/√C fused into the product that computes dOᵀV;
  * dV = dO·P, dQ = (dS·Kᵀ)ᵀ and dK = Q·dS written straight into the three blocks of dqkv.
- * Sampling path: an online-softmax kernel that never holds more than a 64×32 block of scores.
+ * Sampling path: an online-softmax kernel that never holds more than a 64×64 block of scores.
  *
  * Matrix operands are packed into rgba32float textures per call (see `attention_gemm.wgsl.ts` for
  * why); samples are stacked vertically, in chunks that fit the adapter's texture height.
