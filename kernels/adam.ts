@@ -8,7 +8,7 @@
  */
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
-import { adamSource, emaUpdateSource, swapSource } from "./adam.wgsl.ts";
+import { adamSource, emaUpdateSource, finiteGuardSource, swapSource } from "./adam.wgsl.ts";
 import { expectShape, type TensorRef } from "./shapes.ts";
 import { flatGrid } from "./wgsl.ts";
 
@@ -28,7 +28,10 @@ export interface AdamStepParams {
   step: number;
 }
 
-/** Updates `param`, `m` and `v` in place from `grad`, all of the same shape. */
+/**
+ * Updates `param`, `m` and `v` in place from `grad`, all of the same shape; with a `guard` (see
+ * {@link finiteGuard}) the update is skipped on the GPU when the guard says the step was not finite.
+ */
 export function adamStep(
   rt: Runtime,
   param: TensorRef,
@@ -36,6 +39,7 @@ export function adamStep(
   v: TensorRef,
   grad: TensorRef,
   hp: AdamStepParams,
+  guard: TensorRef | null = null,
 ): void {
   expectShape(grad.shape, param.shape, "Adam gradient");
   expectShape(m.shape, param.shape, "Adam first moment");
@@ -43,7 +47,7 @@ export function adamStep(
   const correction1 = 1 - hp.beta1 ** hp.step;
   const correction2 = 1 - hp.beta2 ** hp.step;
   rt.dispatch({
-    pipeline: rt.pipeline("adam", {}, adamSource),
+    pipeline: rt.pipeline("adam", { guarded: guard !== null }, () => adamSource(guard !== null)),
     uniforms: new Uniforms().u32(param.size).f32(
       hp.lr / correction1,
       1 / Math.sqrt(correction2),
@@ -52,18 +56,26 @@ export function adamStep(
       hp.eps,
       1 - hp.lr * hp.weightDecay,
     ),
-    bindings: [param.buffer, m.buffer, v.buffer, grad.buffer],
+    bindings: guard
+      ? [param.buffer, m.buffer, v.buffer, grad.buffer, guard.buffer]
+      : [param.buffer, m.buffer, v.buffer, grad.buffer],
     workgroups: flatGrid(param.size),
   });
 }
 
-/** shadow ← decay·shadow + (1 − decay)·param. */
-export function emaUpdate(rt: Runtime, shadow: TensorRef, param: TensorRef, decay: number): void {
+/** shadow ← decay·shadow + (1 − decay)·param, skipped when a `guard` says the step was not finite. */
+export function emaUpdate(
+  rt: Runtime,
+  shadow: TensorRef,
+  param: TensorRef,
+  decay: number,
+  guard: TensorRef | null = null,
+): void {
   expectShape(shadow.shape, param.shape, "EMA shadow");
   rt.dispatch({
-    pipeline: rt.pipeline("ema-update", {}, emaUpdateSource),
+    pipeline: rt.pipeline("ema-update", { guarded: guard !== null }, () => emaUpdateSource(guard !== null)),
     uniforms: new Uniforms().u32(param.size).f32(1 - decay),
-    bindings: [shadow.buffer, param.buffer],
+    bindings: guard ? [shadow.buffer, param.buffer, guard.buffer] : [shadow.buffer, param.buffer],
     workgroups: flatGrid(param.size),
   });
 }
@@ -76,5 +88,20 @@ export function swapContents(rt: Runtime, a: TensorRef, b: TensorRef): void {
     uniforms: new Uniforms().u32(a.size),
     bindings: [a.buffer, b.buffer],
     workgroups: flatGrid(a.size),
+  });
+}
+
+/**
+ * Updates the guard state [apply, consecutive skipped, total skipped] from a one-element loss: the
+ * optimizer and EMA read `apply` and skip non-finite steps without a readback.
+ */
+export function finiteGuard(rt: Runtime, state: TensorRef, loss: TensorRef): void {
+  expectShape([state.size], [3], "non-finite guard state");
+  expectShape([loss.size], [1], "guarded loss");
+  rt.dispatch({
+    pipeline: rt.pipeline("finite-guard", {}, finiteGuardSource),
+    uniforms: new Uniforms().u32(0),
+    bindings: [state.buffer, loss.buffer],
+    workgroups: [1],
   });
 }

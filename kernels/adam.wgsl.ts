@@ -11,9 +11,10 @@ import { FLAT_WORKGROUP, wgsl } from "./wgsl.ts";
  * Hutter's AdamW):
  *   p ← p·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
  *   p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
- * The bias corrections are computed on the host in float64 and arrive as uniforms.
+ * The bias corrections are computed on the host in float64 and arrive as uniforms. `guarded` adds a
+ * one-element flag written by {@link finiteGuardSource}: 0 skips the update (a non-finite loss).
  */
-export function adamSource(): string {
+export function adamSource(guarded: boolean): string {
   return wgsl`
 struct Params {
   size: u32,
@@ -29,12 +30,18 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;
 @group(0) @binding(4) var<storage, read> grad: array<f32>;
+#if ${guarded}
+@group(0) @binding(5) var<storage, read> guard: array<f32>;
+#endif
 const WG: u32 = ${FLAT_WORKGROUP}u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = gid.x + gid.y * groups.x * WG;
   if (i >= p.size) { return; }
+#if ${guarded}
+  if (guard[0] == 0.0) { return; }
+#endif
   let g = grad[i];
   let mNew = fma(p.beta1, m[i], (1.0 - p.beta1) * g);
   let vNew = fma(p.beta2, v[i], (1.0 - p.beta2) * g * g);
@@ -45,19 +52,25 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `;
 }
 
-/** shadow ← shadow + (1 − decay)·(param − shadow), the EMA update as one lerp per element. */
-export function emaUpdateSource(): string {
+/** shadow ← shadow + (1 − decay)·(param − shadow), the EMA update as one lerp per element (guarded as Adam). */
+export function emaUpdateSource(guarded: boolean): string {
   return wgsl`
 struct Params { size: u32, rate: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> shadow: array<f32>;
 @group(0) @binding(2) var<storage, read> param: array<f32>;
+#if ${guarded}
+@group(0) @binding(3) var<storage, read> guard: array<f32>;
+#endif
 const WG: u32 = ${FLAT_WORKGROUP}u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = gid.x + gid.y * groups.x * WG;
   if (i >= p.size) { return; }
+#if ${guarded}
+  if (guard[0] == 0.0) { return; }
+#endif
   let s = shadow[i];
   shadow[i] = fma(p.rate, param[i] - s, s);
 }
@@ -80,6 +93,35 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   let t = a[i];
   a[i] = b[i];
   b[i] = t;
+}
+`;
+}
+
+/**
+ * The non-finite guard of a training step: state = [apply, consecutive skipped, total skipped].
+ * A finite loss sets apply = 1 and resets the run of skips; NaN or ±Inf sets apply = 0 and counts it.
+ * One invocation; it lets Adam and the EMA skip a bad step without reading the loss back.
+ */
+export function finiteGuardSource(): string {
+  return wgsl`
+struct Params { lossIndex: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> state: array<f32>;
+@group(0) @binding(2) var<storage, read> loss: array<f32>;
+
+@compute @workgroup_size(1)
+fn main() {
+  let value = loss[p.lossIndex];
+  // NaN fails every comparison; ±Inf fails the bound.
+  let finite = value == value && abs(value) <= 3.4028234e38;
+  if (finite) {
+    state[0] = 1.0;
+    state[1] = 0.0;
+  } else {
+    state[0] = 0.0;
+    state[1] = state[1] + 1.0;
+    state[2] = state[2] + 1.0;
+  }
 }
 `;
 }

@@ -28,10 +28,13 @@ export class EMA {
     });
   }
 
-  /** Folds the current parameters into the averages (one fused kernel per tensor). */
-  update(): void {
+  /**
+   * Folds the current parameters into the averages (one fused kernel per tensor); with a `guard` from
+   * `finiteGuard`, skipped on the GPU when the step's loss was not finite.
+   */
+  update(guard: Tensor | null = null): void {
     const rt = getRuntime();
-    this.params.forEach((p, i) => emaUpdate(rt, this.shadows[i]!, p, this.decay));
+    this.params.forEach((p, i) => emaUpdate(rt, this.shadows[i]!, p, this.decay, guard));
   }
 
   /** Overwrites the parameters (or other tensors of the same sizes) with the averages. @throws {ShapeError} */

@@ -78,8 +78,11 @@ export class Adam {
     return this.steps;
   }
 
-  /** One update of every parameter that has a gradient (those without one are left untouched). */
-  step(): void {
+  /**
+   * One update of every parameter that has a gradient (those without one are left untouched). With a
+   * `guard` from `finiteGuard`, the GPU skips the update when the step's loss was not finite.
+   */
+  step(guard: Tensor | null = null): void {
     this.steps++;
     const rt = getRuntime();
     const hp = {
@@ -91,7 +94,7 @@ export class Adam {
       step: this.steps,
     };
     this.params.forEach((p, i) => {
-      if (p.grad) adamStep(rt, p, this.m[i]!, this.v[i]!, p.grad, hp);
+      if (p.grad) adamStep(rt, p, this.m[i]!, this.v[i]!, p.grad, hp, guard);
     });
   }
 

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { Adam, clipGradNorm } from "../../nn/optim.ts";
+import { EMA } from "../../nn/ema.ts";
+import { finiteGuard } from "../../kernels/adam.ts";
 import { Tensor } from "../../nn/tensor.ts";
 import { assertClose } from "../helpers/check.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";
@@ -121,6 +123,39 @@ Deno.test(
         }
       }
       assert.deepEqual([...await clipGradNorm([Tensor.zeros([2])], 1).read()], [0]);
+    });
+  },
+);
+
+Deno.test(
+  "a non-finite loss makes Adam and the EMA skip the step on the GPU and counts it",
+  gpuTest,
+  async () => {
+    await withRuntime(async (rt) => {
+      const { params } = makeParams(40);
+      const before = await Promise.all(params.map((p) => p.read()));
+      const adam = new Adam(params, { lr: 0.1 });
+      const ema = new EMA(params, 0.5);
+      const guard = Tensor.zeros([3], { persistent: true });
+      const step = (loss: number): void => {
+        setGrads(params, params.map((p) => randomArray(p.size, 41)));
+        finiteGuard(rt, guard, Tensor.full([1], loss));
+        adam.step(guard);
+        ema.update(guard);
+      };
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) step(bad);
+      const readbacks = rt.counters().readbacks;
+      assert.deepEqual(
+        await Promise.all(params.map((p) => p.read())),
+        before,
+        "skipped steps leave the weights",
+      );
+      assert.deepEqual([...await guard.read()], [0, 2, 2], "two skipped in a row, two in total");
+      step(0.5);
+      assert.deepEqual([...await guard.read()], [1, 0, 2], "a finite loss resets the run, keeps the total");
+      const after = await Promise.all(params.map((p) => p.read()));
+      assert.notDeepEqual(after, before, "a finite step updates");
+      assert.ok(rt.counters().readbacks > readbacks);
     });
   },
 );
