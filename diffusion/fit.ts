@@ -1,0 +1,267 @@
+/**
+ * The training loop behind `SuperResolution.fit()` and `sr3 train`: steps on the GPU with no readback
+ * between logging intervals; a progress line (step, epoch, smoothed loss, it/s, ETA); `train_log.jsonl`,
+ * a loss-curve PNG and optional TensorBoard events in the model directory; validation PSNR/SSIM and
+ * LR | bicubic | SR3 | HR grids; checkpoints every N steps, at the end, and on Ctrl-C / SIGTERM (the
+ * current step finishes, a checkpoint is written, and the caller exits 130 / 143); non-finite losses
+ * are skipped on the GPU and stop training after too many in a row, keeping the last good checkpoint.
+ * @module
+ */
+import type { ChipDataset } from "../data/dataset.ts";
+import { plotLossCurve, smoothLoss } from "../data/plot.ts";
+import { encodePng } from "../data/png.ts";
+import { ProgressLine } from "../data/progress.ts";
+import { TensorBoardWriter } from "../data/tensorboard.ts";
+import type { UNet } from "../nn/unet.ts";
+import {
+  resultsGrid,
+  sampleValidation,
+  samplingLabel,
+  type SamplingSettings,
+  scoreBatches,
+} from "./evaluate.ts";
+import type { ScheduleTables } from "./schedule.ts";
+import type { Trainer } from "./trainer.ts";
+
+/** Options of the training loop (arcgis `fit()` plus sr3's monitoring knobs). */
+export interface FitOptions {
+  /** Model directory: checkpoints, model.json, train_log.jsonl, loss.png, validation grids. */
+  outDir: string;
+  /** Optimizer steps to take in this call (overrides epochs). */
+  steps?: number;
+  /** Epochs to train in this call (default 1 when `steps` is not given). */
+  epochs?: number;
+  /** Write TensorBoard event files here (the arcgis `tensorboard=True` experience). */
+  tensorboard?: string;
+  /** Read losses and report every this many steps (default 10). */
+  logEvery?: number;
+  /** Checkpoint every this many steps (default 500; always at the end). */
+  checkpointEvery?: number;
+  /** Validate every this many steps (default 1000; 0 = never). */
+  validateEvery?: number;
+  /** Validation chips sampled per validation (default 4). */
+  validationChips?: number;
+  /** Sampler settings of validation (default DDIM with 50 steps: fast enough to run often). */
+  validationSampling?: SamplingSettings;
+  /** Stop after this many non-finite losses in a row (default 20). */
+  maxNonFinite?: number;
+  /** Print progress (default true). */
+  progress?: boolean;
+  /** Checkpoint and stop cleanly on SIGINT/SIGTERM (default true). */
+  handleSignals?: boolean;
+}
+
+/** How a fit() call ended. */
+export interface FitResult {
+  /** Steps taken in total (including earlier runs). */
+  step: number;
+  /** Why it stopped: finished, a signal (exit 130 for SIGINT, 143 for SIGTERM), or non-finite losses. */
+  stopped: "finished" | "SIGINT" | "SIGTERM" | "non-finite";
+  /** Smoothed loss at the end. */
+  loss: number | null;
+}
+
+/** What the loop needs from its owner (the SuperResolution object). */
+export interface FitHost {
+  /** The model. */
+  model: UNet;
+  /** Training schedule. */
+  schedule: ScheduleTables;
+  /** The dataset. */
+  dataset: ChipDataset;
+  /** Batch size. */
+  batchSize: number;
+  /** The trainer (optimizer, EMA). */
+  trainer: Trainer;
+  /** Writes a checkpoint of everything at the trainer's current step. */
+  checkpoint(outDir: string, lastLoss: number | null): Promise<void>;
+}
+
+/** One line of train_log.jsonl. */
+interface LogLine {
+  step: number;
+  epoch: number;
+  loss: number;
+  smoothedLoss: number;
+  lr: number;
+  itPerSecond: number | null;
+  time: string;
+  psnr?: number;
+  ssim?: number;
+  bicubicPsnr?: number;
+  bicubicSsim?: number;
+}
+
+/**
+ * Reads the losses logged so far (for the curve) from train_log.jsonl, dropping lines past `upToStep`:
+ * a run killed after logging but before its next checkpoint resumes from that checkpoint, and the steps
+ * it repeats must not appear twice.
+ */
+async function readLog(path: string, upToStep: number): Promise<{ step: number; loss: number }[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  const lines = text.split("\n").filter((l) => l.trim());
+  const kept = lines.filter((l) => (JSON.parse(l) as LogLine).step <= upToStep);
+  if (kept.length < lines.length) await Deno.writeTextFile(path, kept.map((l) => l + "\n").join(""));
+  return kept.map((l) => JSON.parse(l) as LogLine).filter((l) => typeof l.loss === "number")
+    .map((l) => ({ step: l.step, loss: l.loss }));
+}
+
+/** Trains until the step budget is spent or a signal arrives. */
+export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitResult> {
+  const { trainer, dataset, batchSize } = host;
+  const stepsPerEpoch = Math.max(1, Math.ceil(dataset.trainNames.length / batchSize));
+  const budget = options.steps ?? (options.epochs ?? 1) * stepsPerEpoch;
+  const target = trainer.step + budget;
+  const logEvery = options.logEvery ?? 10;
+  const checkpointEvery = options.checkpointEvery ?? 500;
+  const validateEvery = options.validateEvery ?? 1000;
+  const maxNonFinite = options.maxNonFinite ?? 20;
+  const logPath = `${options.outDir}/train_log.jsonl`;
+  await Deno.mkdir(options.outDir, { recursive: true });
+  const history = await readLog(logPath, trainer.step);
+  const tensorboard = options.tensorboard ? TensorBoardWriter.open(options.tensorboard) : null;
+  if (tensorboard && trainer.step > 0) tensorboard.addSessionStart(trainer.step);
+  const progress = options.progress === false
+    ? null
+    : new ProgressLine({ label: "train", unit: "step", total: target });
+  let stopped: FitResult["stopped"] = "finished";
+  let signal: "SIGINT" | "SIGTERM" | null = null;
+  const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
+    signal ??= name;
+    progress?.log(`${name}: finishing this step, writing a checkpoint, then stopping`);
+  };
+  const handlers = options.handleSignals === false
+    ? []
+    : (["SIGINT", "SIGTERM"] as const).map((name) => ({ name, handler: onSignal(name) }));
+  for (const { name, handler } of handlers) Deno.addSignalListener(name, handler);
+  let smoothed: number | null = history.length ? smoothLoss(history.map((h) => h.loss), 0.9).at(-1)! : null;
+  let lastCheckpointStep = trainer.step;
+  let rateStart = { time: performance.now(), step: trainer.step };
+
+  const writeCurve = async (): Promise<void> => {
+    if (history.length < 2) return;
+    const png = encodePng(plotLossCurve(history, { title: "SR3 training loss", logScale: true }));
+    await Deno.writeFile(`${options.outDir}/loss.png`, png);
+  };
+
+  try {
+    while (trainer.step < target) {
+      const batch = dataset.nextBatch(batchSize, trainer.randomSource);
+      trainer.trainStep(batch);
+      const step = trainer.step;
+      if (step % logEvery === 0 || step === target || signal) {
+        const report = await trainer.readLosses();
+        const now = performance.now();
+        const itPerSecond = (step - rateStart.step) / ((now - rateStart.time) / 1000);
+        rateStart = { time: now, step };
+        const lines: string[] = [];
+        for (const { step: s, loss } of report.losses) {
+          if (!Number.isFinite(loss)) continue;
+          smoothed = smoothed === null ? loss : 0.9 * smoothed + 0.1 * loss;
+          history.push({ step: s, loss });
+          const line: LogLine = {
+            step: s,
+            epoch: dataset.state.epoch,
+            loss,
+            smoothedLoss: smoothed,
+            lr: trainer.optimizer.lr,
+            itPerSecond: s === step ? itPerSecond : null,
+            time: new Date().toISOString(),
+          };
+          lines.push(JSON.stringify(line));
+        }
+        if (lines.length) await Deno.writeTextFile(logPath, lines.join("\n") + "\n", { append: true });
+        tensorboard?.addScalars({ "train/loss": smoothed ?? NaN, "train/lr": trainer.optimizer.lr }, step);
+        progress?.update(step, { epoch: dataset.state.epoch, loss: smoothed ?? NaN });
+        if (report.consecutiveSkipped > 0) {
+          progress?.log(
+            `warning: step ${step}: non-finite loss, update skipped (${report.consecutiveSkipped} in a row, ` +
+              `${report.totalSkipped} in total)`,
+          );
+          if (report.consecutiveSkipped >= maxNonFinite) {
+            progress?.log(
+              `stopping: ${report.consecutiveSkipped} non-finite losses in a row; the last good checkpoint ` +
+                `(step ${lastCheckpointStep}) is kept. Try a lower --lr or --grad-clip.`,
+            );
+            stopped = "non-finite";
+            break;
+          }
+        }
+      }
+      if (validateEvery > 0 && step % validateEvery === 0) {
+        await validate(host, options, step, tensorboard, progress);
+      }
+      if (signal || step % checkpointEvery === 0 || step === target) {
+        await host.checkpoint(options.outDir, smoothed);
+        lastCheckpointStep = step;
+        await writeCurve();
+      }
+      if (signal) {
+        stopped = signal;
+        break;
+      }
+      // Let signal handlers run between steps.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  } finally {
+    for (const { name, handler } of handlers) Deno.removeSignalListener(name, handler);
+    progress?.finish({ loss: smoothed ?? NaN });
+    tensorboard?.close();
+  }
+  return { step: trainer.step, stopped, loss: smoothed };
+}
+
+async function validate(
+  host: FitHost,
+  options: FitOptions,
+  step: number,
+  tensorboard: TensorBoardWriter | null,
+  progress: ProgressLine | null,
+): Promise<void> {
+  const sampling = options.validationSampling ?? { samplingType: "ddim", nTimestep: 50 };
+  const batches = await sampleValidation(host.model, host.schedule, host.dataset, {
+    ...sampling,
+    maxChips: options.validationChips ?? 4,
+    batchSize: host.batchSize,
+    ema: host.trainer.ema,
+  });
+  if (batches.length === 0) return;
+  const label = samplingLabel(sampling);
+  const scores = scoreBatches(batches, label);
+  const png = resultsGrid(batches, options.validationChips ?? 4, label, `step ${step}`);
+  await Deno.writeFile(`${options.outDir}/validation.png`, png);
+  tensorboard?.addScalars({
+    "val/psnr": scores.sr3.PSNR,
+    "val/ssim": scores.sr3.SSIM,
+    "val/bicubic_psnr": scores.bicubic.PSNR,
+    "val/bicubic_ssim": scores.bicubic.SSIM,
+  }, step);
+  tensorboard?.addImage("val/LR_bicubic_SR3_HR", png, step);
+  await Deno.writeTextFile(
+    `${options.outDir}/train_log.jsonl`,
+    JSON.stringify({
+      step,
+      validation: true,
+      psnr: scores.sr3.PSNR,
+      ssim: scores.sr3.SSIM,
+      bicubicPsnr: scores.bicubic.PSNR,
+      bicubicSsim: scores.bicubic.SSIM,
+      sampling: label,
+      time: new Date().toISOString(),
+    }) + "\n",
+    { append: true },
+  );
+  progress?.log(
+    `validation @ step ${step} (${label}, ${scores.chips} chips): SR3 PSNR ${
+      scores.sr3.PSNR.toFixed(2)
+    } dB ` +
+      `SSIM ${scores.sr3.SSIM.toFixed(3)} | bicubic PSNR ${scores.bicubic.PSNR.toFixed(2)} dB ` +
+      `SSIM ${scores.bicubic.SSIM.toFixed(3)}`,
+  );
+}
