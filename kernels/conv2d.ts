@@ -12,11 +12,6 @@ import { Uniforms } from "./runtime.ts";
 import { expectShape, type TensorRef } from "./shapes.ts";
 import { gemmFamily } from "./variants.ts";
 
-/** `n` rounded up to a multiple of 4: image borders of that width keep `packImage` on its fast path. */
-export function roundUp4(n: number): number {
-  return Math.ceil(n / 4) * 4;
-}
-
 /** Stride and zero padding of a convolution. */
 export interface Conv2dOptions {
   /** Step between windows (default 1). */
@@ -114,10 +109,8 @@ export function conv2d(
   const g = conv2dGeometry(x.shape, w.shape, bias?.shape ?? null, options);
   expectShape(out.shape, g.outShape, "conv2d output");
   const { samples, inChannels, kernel, padding } = g;
-  // The image sits `border` texels in (a multiple of 4 keeps packing fast) with p zeros after it.
-  const border = roundUp4(padding);
-  const width = border + g.width + padding;
-  const height = border + g.height + padding;
+  const width = g.width + 2 * padding;
+  const height = g.height + 2 * padding;
   const fits = fitsTexture(rt, width, height, samples * texelsOf(inChannels)) &&
     fitsTexture(rt, texelsOf(g.outChannels), 4 * kernel * kernel * texelsOf(inChannels)) &&
     fitsLinear(rt, x.size);
@@ -128,9 +121,7 @@ export function conv2d(
   const image = packImage(
     rt,
     { buffer: x.buffer, samples, channels: inChannels, height: g.height, width: g.width },
-    border,
-    width,
-    height,
+    padding,
   );
   const weights = packConvWeights(rt, {
     buffer: w.buffer,
@@ -154,8 +145,8 @@ export function conv2d(
     tapsY: kernel,
     tapsX: kernel,
     inputStride: g.stride,
-    inputX: border - padding,
-    inputY: border - padding,
+    inputX: 0,
+    inputY: 0,
     outChannels: g.outChannels,
     outStep: 1,
     outX: 0,
@@ -182,8 +173,8 @@ export function conv2dBackwardInput(
   const g = conv2dGeometry(dx.shape, w.shape, null, options);
   expectShape(dy.shape, g.outShape, "conv2d input-grad dy");
   const phases = inputGradPhases(g);
-  // dY sits `border` ≥ k − 1 texels in; the far border reaches every texel a phase reads.
-  const border = roundUp4(g.kernel - 1);
+  // dY sits k − 1 texels in; the far border reaches every texel a phase reads.
+  const border = g.kernel - 1;
   const reach = (axis: PhaseAxis): number => border + axis.origin + axis.size + Math.max(axis.taps, 1) - 1;
   const width = Math.max(border + g.outWidth, ...phases.map((ph) => reach(ph.x)));
   const height = Math.max(border + g.outHeight, ...phases.map((ph) => reach(ph.y)));
@@ -316,7 +307,7 @@ function registerTiled(
 ): void {
   const pixels = c.samples * c.latticeHeight * c.latticeWidth;
   const channelSteps = texelsOf(c.channels);
-  const depthSteps = c.tapsY * c.tapsX * channelSteps;
+  const taps = c.tapsY * c.tapsX;
   rt.dispatch({
     pipeline: rt.pipeline(
       "conv2d",
@@ -324,7 +315,7 @@ function registerTiled(
       () => conv2dSource("register-tiled", "rows"),
     ),
     uniforms: new Uniforms()
-      .u32(pixels, c.latticeWidth, c.latticeHeight, channelSteps, Math.max(1, c.tapsX), depthSteps)
+      .u32(pixels, c.latticeWidth, c.latticeHeight, channelSteps, Math.max(1, c.tapsX), taps)
       .u32(c.inputStride, c.inputX, c.inputY, c.outChannels, bias ? 1 : 0)
       .u32(c.outStep, c.outX, c.outY, c.outWidth, c.outHeight),
     bindings: [out.buffer, arrayView(image), arrayView(weights), bias ?? unbound],

@@ -37,7 +37,7 @@ struct Params {
   latticeHeight: u32,
   channelSteps: u32,    // ⌈C/4⌉ texels of input channels per tap
   tapsX: u32,
-  depthSteps: u32,      // taps · channelSteps
+  taps: u32,            // tapsY · tapsX
   inputStride: u32,     // texture texels per output step
   inputX: u32,          // texture position of output (0, 0)'s first tap, border included
   inputY: u32,
@@ -74,20 +74,19 @@ fn bCol(n4: u32, z: u32) -> BCol {
   }
   return BCol(n4, value);
 }
-// K runs over (tap y, tap x, channel texel), channels fastest.
-struct KStep { k4: u32, tx: u32, ty: u32, c4: u32 }
-fn kStep(k4: u32, z: u32) -> KStep {
-  let tap = k4 / p.channelSteps;
-  return KStep(k4, tap % p.tapsX, tap / p.tapsX, k4 % p.channelSteps);
-}
-fn kRange(z: u32) -> vec2u { return vec2u(0u, p.depthSteps); }
-
-fn readA(row: ARow, step: KStep) -> vec4f {
-  return textureLoad(image, vec2u(row.x + step.tx, row.y + step.ty), row.layer + step.c4, 0);
+// K runs over (tap y, tap x, channel texel), channels fastest: a segment is one tap.
+fn kRange(z: u32) -> vec2u { return vec2u(0u, p.taps); }
+struct KSegment { steps: u32, tx: u32, ty: u32, first: u32 }
+fn kSegment(s: u32, z: u32) -> KSegment {
+  return KSegment(p.channelSteps, s % p.tapsX, s / p.tapsX, s * p.channelSteps);
 }
 
-fn readB(col: BCol, step: KStep, r: u32) -> vec4f {
-  return textureLoad(weights, vec2u(col.n4, 4u * step.k4 + r), 0, 0);
+fn readA(row: ARow, seg: KSegment, i: u32) -> vec4f {
+  return textureLoad(image, vec2u(row.x + seg.tx, row.y + seg.ty), row.layer + i, 0);
+}
+
+fn readB(col: BCol, seg: KSegment, i: u32, r: u32) -> vec4f {
+  return textureLoad(weights, vec2u(col.n4, 4u * (seg.first + i) + r), 0, 0);
 }
 
 fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, value: vec4f) {

@@ -3,7 +3,7 @@
  * slices write partial gradients that `reduceSum` then adds in slice order.
  * @module
  */
-import { type Conv2dGeometry, conv2dGeometry, type Conv2dOptions, roundUp4 } from "./conv2d.ts";
+import { type Conv2dGeometry, conv2dGeometry, type Conv2dOptions } from "./conv2d.ts";
 import { conv2dWeightGradSource } from "./conv2d_weight_grad.wgsl.ts";
 import { type GemmFamily, registerTiledGrid, WORKGROUP_DEPTH, workgroupTiledGrid } from "./gemm.wgsl.ts";
 import { arrayView, fitsLinear, fitsTexture, packImage, packPixels, texelsOf } from "./pack.ts";
@@ -24,10 +24,14 @@ const MIN_SLICE_STEPS: Record<GemmFamily, number> = {
   "workgroup-tiled": 8 * WORKGROUP_DEPTH,
 };
 
-/** How many split-K slices of `steps` K steps each grid of `tiles` workgroups gets. */
-function sliceCount(family: GemmFamily, tiles: number, steps: number): number {
+/**
+ * How many split-K slices a grid of `tiles` workgroups gets, K being `segments` segments of
+ * `stepsPerSegment` steps (slices hold whole segments).
+ */
+function sliceCount(family: GemmFamily, tiles: number, segments: number, stepsPerSegment = 1): number {
   const wanted = Math.ceil(TARGET_WORKGROUPS[family] / tiles);
-  return Math.max(1, Math.min(wanted, Math.floor(steps / MIN_SLICE_STEPS[family])));
+  const fewestSegments = Math.ceil(MIN_SLICE_STEPS[family] / stepsPerSegment);
+  return Math.max(1, Math.min(wanted, Math.floor(segments / fewestSegments)));
 }
 
 /**
@@ -45,16 +49,14 @@ export function conv2dBackwardWeight(
   const g = conv2dGeometry(x.shape, dw.shape, null, options);
   expectShape(dy.shape, g.outShape, "conv2d weight-grad dy");
   const pixelTexels = texelsOf(g.outWidth);
-  // The image sits `border` ≥ p texels in. The last texel of a dY row stands for up to three pixels
-  // past OW; the texture reaches their windows too (they meet dY's zeros).
-  const border = roundUp4(g.padding);
-  const shift = border - g.padding;
-  const width = Math.max(border + g.width + g.padding, shift + (4 * pixelTexels - 1) * g.stride + g.kernel);
-  const height = border + g.height + g.padding;
+  // The last texel of a dY row stands for up to three pixels past OW; the texture reaches their
+  // windows too (they meet dY's zeros).
+  const width = Math.max(g.width + 2 * g.padding, (4 * pixelTexels - 1) * g.stride + g.kernel);
+  const height = g.height + 2 * g.padding;
   const fits = fitsTexture(rt, g.outChannels, g.outHeight * pixelTexels, g.samples) &&
     fitsTexture(rt, width, height, g.samples * texelsOf(g.inChannels)) && fitsLinear(rt, dy.size) &&
     fitsLinear(rt, x.size);
-  if (family === "register-tiled" && fits) registerTiled(rt, dw, dy, x, g, border, width, height);
+  if (family === "register-tiled" && fits) registerTiled(rt, dw, dy, x, g, width, height);
   else workgroupTiled(rt, dw, dy, x, g);
 }
 
@@ -76,7 +78,6 @@ function registerTiled(
   dy: TensorRef,
   x: TensorRef,
   g: Conv2dGeometry,
-  border: number,
   width: number,
   height: number,
 ): void {
@@ -90,18 +91,17 @@ function registerTiled(
   const image = packImage(
     rt,
     { buffer: x.buffer, samples: g.samples, channels: g.inChannels, height: g.height, width: g.width },
-    border,
+    g.padding,
     width,
     height,
   );
   const channelSteps = texelsOf(g.inChannels);
   const pixelTexels = texelsOf(g.outWidth);
   const columns = 4 * g.kernel * g.kernel * channelSteps;
-  const sampleSteps = g.outHeight * pixelTexels;
-  const totalSteps = g.samples * sampleSteps;
+  const totalRows = g.samples * g.outHeight;
   const tiles = registerTiledGrid(g.outChannels, columns, 1, "cols").reduce((a, b) => a * b, 1);
-  const slices = sliceCount("register-tiled", tiles, totalSteps);
-  const sliceSteps = Math.ceil(totalSteps / slices);
+  const slices = sliceCount("register-tiled", tiles, totalRows, pixelTexels);
+  const sliceRows = Math.ceil(totalRows / slices);
   withSlices(rt, dw, slices, (target) =>
     rt.dispatch({
       pipeline: rt.pipeline(
@@ -110,7 +110,7 @@ function registerTiled(
         () => conv2dWeightGradSource("register-tiled", "cols"),
       ),
       uniforms: new Uniforms().u32(g.outChannels, channelSteps, g.inChannels, g.kernel, pixelTexels)
-        .u32(sampleSteps, totalSteps, sliceSteps, g.stride, border - g.padding, dw.size),
+        .u32(g.outHeight, totalRows, sliceRows, g.stride, dw.size),
       bindings: [target, arrayView(gradOut), arrayView(image)],
       workgroups: registerTiledGrid(g.outChannels, columns, slices, "cols"),
     }));

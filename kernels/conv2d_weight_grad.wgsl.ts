@@ -29,11 +29,10 @@ struct Params {
   inChannels: u32,      // Cin
   kernel: u32,
   pixelTexels: u32,     // ⌈OW/4⌉
-  sampleSteps: u32,     // OH·⌈OW/4⌉: K steps per sample
-  totalSteps: u32,      // N·OH·⌈OW/4⌉
-  sliceSteps: u32,      // K steps per split-K slice
+  outHeight: u32,       // OH
+  totalRows: u32,       // N·OH: the K segments
+  sliceRows: u32,       // K segments per split-K slice
   inputStride: u32,     // s
-  inputShift: u32,      // the image texture's border minus the padding
   sliceStride: u32,     // elements of one partial dW
 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -49,27 +48,26 @@ fn bCol(n4: u32, z: u32) -> BCol {
   let tap = n4 / p.channelSteps;
   return BCol(tap % p.kernel, tap / p.kernel, n4 % p.channelSteps);
 }
-// A K step is four pixels of one output row: dY's texel row, and where their windows start.
-struct KStep { row: u32, sample: u32, x: u32, y: u32 }
-fn kStep(k4: u32, z: u32) -> KStep {
-  let sample = k4 / p.sampleSteps;
-  let row = k4 % p.sampleSteps;
-  let y = row / p.pixelTexels;
-  let x = 4u * (row % p.pixelTexels);
-  return KStep(row, sample, x * p.inputStride + p.inputShift, y * p.inputStride + p.inputShift);
-}
+// A segment is one output row (sample, y): its steps are the row's texels of four pixels.
 fn kRange(z: u32) -> vec2u {
-  let begin = z * p.sliceSteps;
-  return vec2u(begin, min(begin + p.sliceSteps, p.totalSteps));
+  let begin = z * p.sliceRows;
+  return vec2u(begin, min(begin + p.sliceRows, p.totalRows));
+}
+struct KSegment { steps: u32, sample: u32, row: u32, y: u32, layer: u32 }
+fn kSegment(s: u32, z: u32) -> KSegment {
+  let sample = s / p.outHeight;
+  let y = s % p.outHeight;
+  return KSegment(p.pixelTexels, sample, y * p.pixelTexels, y * p.inputStride, sample * p.channelSteps);
 }
 
-fn readA(row: ARow, step: KStep) -> vec4f {
-  return textureLoad(gradOut, vec2u(row.channel, step.row), step.sample, 0);
+fn readA(row: ARow, seg: KSegment, i: u32) -> vec4f {
+  return textureLoad(gradOut, vec2u(row.channel, seg.row + i), seg.sample, 0);
 }
 
-fn readB(col: BCol, step: KStep, r: u32) -> vec4f {
-  let x = step.x + r * p.inputStride + col.tx;
-  return textureLoad(image, vec2u(x, step.y + col.ty), step.sample * p.channelSteps + col.c4, 0);
+// Pixel 4i + r of the row; its window's tap (tx, ty) in the image.
+fn readB(col: BCol, seg: KSegment, i: u32, r: u32) -> vec4f {
+  let x = (4u * i + r) * p.inputStride + col.tx;
+  return textureLoad(image, vec2u(x, seg.y + col.ty), seg.layer + col.c4, 0);
 }
 
 fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, value: vec4f) {

@@ -80,27 +80,32 @@ function lines(count: number, line: (i: number) => string): string {
 }
 
 /**
- * The register-tiled body. The op's hooks, defined before it:
+ * The register-tiled body. K is walked as segments of consecutive 4-deep steps — a convolution tap
+ * (all channel texels), an output row of the weight gradient (all its pixel texels), or the whole of
+ * K for a matmul — so hooks decompose a segment's coordinates once and then only add the step
+ * index: integer division is scalarised lane by lane on CPU adapters. The op's hooks, defined before
+ * the body:
  * ```
- * struct ARow;  fn aRow(m: u32, z: u32) -> ARow          per output row, once per invocation
- * struct BCol;  fn bCol(n4: u32, z: u32) -> BCol         per output column texel, once
- * struct KStep; fn kStep(k4: u32, z: u32) -> KStep       per 4-deep step of the K loop
- * fn kRange(z: u32) -> vec2u                             the K steps [begin, end) of slice z
- * fn readA(row: ARow, step: KStep) -> vec4f              A[m][4k4 .. 4k4+3]
- * fn readB(col: BCol, step: KStep, r: u32) -> vec4f      B[4k4 + r][4n4 .. 4n4+3]
+ * struct ARow;  fn aRow(m: u32, z: u32) -> ARow              per output row, once per invocation
+ * struct BCol;  fn bCol(n4: u32, z: u32) -> BCol             per output column texel, once
+ * fn kRange(z: u32) -> vec2u                                 the segments [begin, end) of slice z
+ * struct KSegment; fn kSegment(s: u32, z: u32) -> KSegment   segment s, with its step count .steps
+ * fn readA(row: ARow, seg: KSegment, i: u32) -> vec4f        A[m][k .. k+3] at the segment's step i
+ * fn readB(col: BCol, seg: KSegment, i: u32, r: u32) -> vec4f B[k + r][4n4 .. 4n4+3]
  * fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, c: vec4f)
- *                                                        C[m][4n4 .. 4n4+3]; skips what is outside C
+ *                                                            C[m][4n4 .. 4n4+3]; skips what is outside C
  * ```
  * Reads past the edge of C's rows or columns may return anything (their outputs are dropped);
  * reads past K must return zeros in A or B (packing pads K with zeros).
  *
- * With ROWS = 2 and COL_TEXELS = 1 the emitted loop would read
+ * With ROWS = 2 and COL_TEXELS = 1 the emitted inner loop would read
  * ```
- * let step = kStep(k4, z);
- * let b0_0 = readB(col0, step, 0u); … let b3_0 = readB(col0, step, 3u);
- * { let a = readA(row0, step); acc0_0 = fma(vec4f(a.x), b0_0, fma(vec4f(a.y), b1_0, …acc0_0)); }
- * { let a = readA(row1, step); acc1_0 = … }
+ * let b0_0 = readB(col0, seg, i, 0u); … let b3_0 = readB(col0, seg, i, 3u);
+ * { let a = readA(row0, seg, i); acc0_0 = fma(vec4f(a.x), b0_0, fma(vec4f(a.y), b1_0, …acc0_0)); }
+ * { let a = readA(row1, seg, i); acc1_0 = … }
  * ```
+ * (Carrying a K cursor struct from one iteration to the next instead was miscompiled on lavapipe:
+ * the update was lost.)
  */
 export function registerTiledMain(lanes: LaneAxis): string {
   const rows = REGISTER_ROWS;
@@ -128,20 +133,22 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   ${lines(rows, (i) => `let row${i} = aRow(m0 + ${i}u, z);`)}
   ${lines(cols, (j) => `let col${j} = bCol(n40 + ${j}u, z);`)}
   ${tile((i, j) => `var acc${i}_${j} = vec4f();`)}
-  let steps = kRange(z);
-  for (var k4 = steps.x; k4 < steps.y; k4++) {
-    let step = kStep(k4, z);
-    ${
+  let segments = kRange(z);
+  for (var s = segments.x; s < segments.y; s++) {
+    let seg = kSegment(s, z);
+    for (var i = 0u; i < seg.steps; i++) {
+      ${
     lines(4 * cols, (x) =>
-      `let b${Math.floor(x / cols)}_${x % cols} = readB(col${x % cols}, step, ${Math.floor(x / cols)}u);`)
+      `let b${Math.floor(x / cols)}_${x % cols} = readB(col${x % cols}, seg, i, ${Math.floor(x / cols)}u);`)
   }
-    ${
+      ${
     lines(rows, (i) =>
       `{
-      let a = readA(row${i}, step);
-      ${lines(cols, (j) => `acc${i}_${j} = ${chain(i, j)};`)}
-    }`)
+        let a = readA(row${i}, seg, i);
+        ${lines(cols, (j) => `acc${i}_${j} = ${chain(i, j)};`)}
+      }`)
   }
+    }
   }
   ${tile((i, j) => `writeC(row${i}, col${j}, m0 + ${i}u, n40 + ${j}u, z, acc${i}_${j});`)}
 }

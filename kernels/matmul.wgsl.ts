@@ -47,16 +47,17 @@ fn bCol(n4: u32, z: u32) -> BCol {
   }
   return BCol(n4, z * p.bLayerStep, value);
 }
-struct KStep { k4: u32 }
-fn kStep(k4: u32, z: u32) -> KStep { return KStep(k4); }
-fn kRange(z: u32) -> vec2u { return vec2u(0u, p.depthSteps); }
+// All of K is one segment.
+fn kRange(z: u32) -> vec2u { return vec2u(0u, 1u); }
+struct KSegment { steps: u32 }
+fn kSegment(s: u32, z: u32) -> KSegment { return KSegment(p.depthSteps); }
 
-fn readA(row: ARow, step: KStep) -> vec4f {
-  return textureLoad(a, vec2u(row.m, step.k4), row.layer, 0);
+fn readA(row: ARow, seg: KSegment, i: u32) -> vec4f {
+  return textureLoad(a, vec2u(row.m, i), row.layer, 0);
 }
 
-fn readB(col: BCol, step: KStep, r: u32) -> vec4f {
-  return textureLoad(b, vec2u(col.n4, 4u * step.k4 + r), col.layer, 0);
+fn readB(col: BCol, seg: KSegment, i: u32, r: u32) -> vec4f {
+  return textureLoad(b, vec2u(col.n4, 4u * i + r), col.layer, 0);
 }
 
 fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, value: vec4f) {

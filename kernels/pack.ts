@@ -94,10 +94,7 @@ function stageLinear(rt: Runtime, buffer: GPUBuffer, floats: number): GPUTexture
   return texture;
 }
 
-/**
- * Stages `buffer`, runs the pack kernel over `width` × `height` × `layers` texels of `texture`
- * (x in groups of `texelsPerInvocation`), and frees the staging.
- */
+/** Stages `buffer`, runs the pack kernel over `width` × `height` × `layers` texels of `texture`, frees the staging. */
 function dispatchPack(
   rt: Runtime,
   name: string,
@@ -107,14 +104,13 @@ function dispatchPack(
   uniforms: Uniforms,
   buffer: GPUBuffer,
   floats: number,
-  texelsPerInvocation = 1,
 ): void {
   const staged = stageLinear(rt, buffer, floats);
   rt.dispatch({
     pipeline: rt.pipeline(name, {}, source),
     uniforms,
     bindings: [arrayView(texture), staged.createView()],
-    workgroups: [Math.ceil(width / texelsPerInvocation / PACK_SIDE), Math.ceil(height / PACK_SIDE), layers],
+    workgroups: [Math.ceil(width / PACK_SIDE), Math.ceil(height / PACK_SIDE), layers],
   });
   rt.releaseTexture(staged);
 }
@@ -209,8 +205,7 @@ function imageFloats(image: ImageSource): number {
 /**
  * Packs an NCHW image as channel texels with a zero border: layer n·⌈C/4⌉ + c4, texel
  * (x + border, y + border) holds channels 4c4 … 4c4+3 of pixel (x, y). The texture is
- * `width` × `height` texels (at least the image plus the border on both sides). A border that is
- * a multiple of 4 keeps the packing on its fast path.
+ * `width` × `height` texels (at least the image plus the border on both sides).
  */
 export function packImage(
   rt: Runtime,
@@ -224,17 +219,7 @@ export function packImage(
   const texture = acquirePacked(rt, ...size);
   const uniforms = new Uniforms().u32(width, height, image.channels, channelTexels)
     .u32(image.height, image.width, border);
-  dispatchPack(
-    rt,
-    "pack-image",
-    packImageSource,
-    texture,
-    size,
-    uniforms,
-    image.buffer,
-    imageFloats(image),
-    4,
-  );
+  dispatchPack(rt, "pack-image", packImageSource, texture, size, uniforms, image.buffer, imageFloats(image));
   return texture;
 }
 

@@ -78,9 +78,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /**
  * An NCHW image as texels of four consecutive channels: texture layer n·⌈C/4⌉ + c4 holds channels
  * 4c4 … 4c4+3 of sample n, pixel (x, y) at texel (x + border, y + border); borders and channels past
- * C are zero, so convolution windows read zero padding without bounds checks. One invocation
- * writes four neighbouring texels: with a border that is a multiple of 4 and W a multiple of 4,
- * their pixels are one aligned source texel per channel, and the kernel transposes the 4 × 4 block.
+ * C are zero, so convolution windows read zero padding without bounds checks. (Writing four
+ * neighbouring texels per invocation from one aligned source texel per channel was no faster.)
  */
 export function packImageSource(): string {
   return wgsl`
@@ -93,38 +92,20 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 ${linearSource}
 
-// Pixels ix of one row of one channel, zero outside the image or past the last channel.
-fn channelRun(channel: u32, rowStart: u32, ix: vec4i, inside: vec4<bool>) -> vec4f {
-  if (channel >= p.channels || !any(inside)) { return vec4f(); }
-  let at = rowStart + channel * p.imageHeight * p.imageWidth;
-  if (all(inside)) { return sourceRun(at + u32(ix.x), 1u); }
-  var run = vec4f();
-  for (var i = 0u; i < 4u; i++) {
-    if (inside[i]) { run[i] = sourceAt(at + u32(ix[i])); }
-  }
-  return run;
-}
-
 @compute @workgroup_size(${PACK_SIDE}, ${PACK_SIDE})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let x0 = 4u * gid.x;
-  if (x0 >= p.width || gid.y >= p.height) { return; }
-  // Image pixels of texels x0 … x0 + 3 of texture row y (signed: the border lies left of 0).
-  let ix = vec4i(i32(x0) - i32(p.border)) + vec4i(0, 1, 2, 3);
-  let iy = i32(gid.y) - i32(p.border);
-  let inside = ix >= vec4i(0) & ix < vec4i(i32(p.imageWidth)) & vec4<bool>(iy >= 0 && iy < i32(p.imageHeight));
-  let sample = gid.z / p.channelTexels;
-  let c0 = 4u * (gid.z % p.channelTexels);
-  let rowStart = sample * p.channels * p.imageHeight * p.imageWidth + u32(max(iy, 0)) * p.imageWidth;
-  let r0 = channelRun(c0, rowStart, ix, inside);
-  let r1 = channelRun(c0 + 1u, rowStart, ix, inside);
-  let r2 = channelRun(c0 + 2u, rowStart, ix, inside);
-  let r3 = channelRun(c0 + 3u, rowStart, ix, inside);
-  // Transpose the 4 × 4 block: texel i holds pixel i of the four channels.
-  textureStore(packed, vec2u(x0, gid.y), gid.z, vec4f(r0.x, r1.x, r2.x, r3.x));
-  if (x0 + 1u < p.width) { textureStore(packed, vec2u(x0 + 1u, gid.y), gid.z, vec4f(r0.y, r1.y, r2.y, r3.y)); }
-  if (x0 + 2u < p.width) { textureStore(packed, vec2u(x0 + 2u, gid.y), gid.z, vec4f(r0.z, r1.z, r2.z, r3.z)); }
-  if (x0 + 3u < p.width) { textureStore(packed, vec2u(x0 + 3u, gid.y), gid.z, vec4f(r0.w, r1.w, r2.w, r3.w)); }
+  if (gid.x >= p.width || gid.y >= p.height) { return; }
+  let x = i32(gid.x) - i32(p.border);
+  let y = i32(gid.y) - i32(p.border);
+  var texel = vec4f();
+  if (x >= 0 && y >= 0 && x < i32(p.imageWidth) && y < i32(p.imageHeight)) {
+    let plane = p.imageHeight * p.imageWidth;
+    let c0 = 4u * (gid.z % p.channelTexels);
+    let at = ((gid.z / p.channelTexels) * p.channels + c0) * plane + u32(y) * p.imageWidth + u32(x);
+    let channels = vec4u(c0) + vec4u(0u, 1u, 2u, 3u) < vec4u(p.channels);
+    texel = select(vec4f(), sourceRun(at, plane), channels);
+  }
+  textureStore(packed, gid.xy, gid.z, texel);
 }
 `;
 }
