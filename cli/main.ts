@@ -9,6 +9,11 @@ import { EXIT } from "./common.ts";
 import { infoCommand } from "./info.ts";
 import { exportCommand } from "./export.ts";
 import { metricsCommand } from "./metrics.ts";
+import { trainCommand } from "./train.ts";
+import { upscaleCommand } from "./upscale.ts";
+import { evalCommand } from "./eval.ts";
+import { summaryCommand } from "./summary.ts";
+import { importTorchCommand } from "./import_torch.ts";
 
 /** Builds the `sr3` program with every subcommand. */
 export function buildProgram(): Command {
@@ -20,7 +25,17 @@ export function buildProgram(): Command {
     .version(SR3_VERSION)
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const command of [infoCommand, exportCommand, metricsCommand]) {
+  const commands = [
+    infoCommand,
+    exportCommand,
+    trainCommand,
+    upscaleCommand,
+    evalCommand,
+    metricsCommand,
+    summaryCommand,
+    importTorchCommand,
+  ];
+  for (const command of commands) {
     program.addCommand(command.exitOverride() as unknown as Command);
   }
   return program;

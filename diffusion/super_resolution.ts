@@ -154,44 +154,52 @@ export class SuperResolution {
   }
 
   /**
-   * Loads a model directory. Without `data` the model is ready for inference (EMA weights when the
-   * model has them); with `data`, the full checkpoint (weights, optimizer, EMA, data order, random
-   * state) is restored so `fit()` continues the same run.
+   * Loads a model directory. Without `data`, or with `resume: false`, the model is ready for inference
+   * and evaluation (EMA weights when the model has them). With `data` (and a checkpoint that has
+   * optimizer state) the whole run is restored (weights, optimizer, EMA, data order, random state) so
+   * `fit()` continues it exactly.
    */
-  static async fromModel(dir: string, data?: SuperResolutionData): Promise<SuperResolution> {
+  static async fromModel(
+    dir: string,
+    data?: SuperResolutionData,
+    options: { resume?: boolean } = {},
+  ): Promise<SuperResolution> {
     await ensureRuntime();
     const definition = await readModelDefinition(dir);
     const model = UNet.createUninitialized(definition.unet);
     const sr = new SuperResolution(model, definition, buildSchedule(definition.schedule), data ?? null);
-    if (!data) {
+    const checkpoint = data && options.resume !== false ? await readCheckpoint(dir, definition) : null;
+    const state = checkpoint?.state as SavedState | null | undefined;
+    if (!data || !checkpoint || !state || !checkpoint.optimizer) {
+      if (data && options.resume) {
+        throw new DataError(
+          `${dir}/${definition.checkpoint}: has no optimizer state to resume training from`,
+        );
+      }
       model.loadParameters(await readInferenceWeights(dir, definition), `${dir}/${definition.ModelFile}`);
       return sr;
     }
-    const checkpoint = await readCheckpoint(dir, definition);
-    model.loadParameters(checkpoint.weights, `${dir}/${definition.checkpoint}/weights.safetensors`);
-    const state = checkpoint.state as SavedState | null;
-    if (!state || !checkpoint.optimizer) {
-      throw new DataError(`${dir}/${definition.checkpoint}: has no optimizer state to resume from`);
-    }
+    const where = `${dir}/${definition.checkpoint}`;
+    model.loadParameters(checkpoint.weights, `${where}/weights.safetensors`);
     const trainer = new Trainer(model, sr.schedule, state.options);
     const names = [...model.namedParameters().keys()];
-    const moment = (prefix: string) =>
+    const tensorsOf = (tensors: Map<string, NamedArray>, file: string, prefix: string): Float32Array[] =>
       names.map((name) => {
-        const tensor = checkpoint.optimizer!.get(`${prefix}.${name}`);
-        if (!tensor) {
-          throw new DataError(`${dir}/${definition.checkpoint}/optimizer.safetensors: no ${prefix}.${name}`);
-        }
+        const tensor = tensors.get(`${prefix}${name}`);
+        if (!tensor) throw new DataError(`${where}/${file}: no tensor ${prefix}${name}`);
         return tensor.data;
       });
-    trainer.optimizer.importState({ step: state.trainer.step, m: moment("m"), v: moment("v") });
+    const optimizer = checkpoint.optimizer;
+    trainer.optimizer.importState({
+      step: state.trainer.step,
+      m: tensorsOf(optimizer, "optimizer.safetensors", "m."),
+      v: tensorsOf(optimizer, "optimizer.safetensors", "v."),
+    });
     if (trainer.ema) {
-      const ema = checkpoint.ema;
-      if (!ema) {
-        throw new DataError(
-          `${dir}/${definition.checkpoint}: the run keeps an EMA but ema.safetensors is missing`,
-        );
+      if (!checkpoint.ema) {
+        throw new DataError(`${where}: the run keeps an EMA but ema.safetensors is missing`);
       }
-      trainer.ema.importState(names.map((name) => ema.get(name)!.data));
+      trainer.ema.importState(tensorsOf(checkpoint.ema, "ema.safetensors", ""));
     }
     trainer.restoreState(state.trainer);
     data.dataset.restore(state.dataset);

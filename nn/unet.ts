@@ -156,6 +156,24 @@ export function validateConfig(config: UNetConfig): void {
 
 const warned = new Set<string>();
 
+/** One row of a model summary: a top-level layer with its channels, feature sizes and parameters. */
+export interface LayerSummary {
+  /** Parameter-name prefix, e.g. `downs.3`. */
+  name: string;
+  /** What it is, e.g. "ResnetBlock + SelfAttention". */
+  kind: string;
+  /** Input channels. */
+  inChannels: number;
+  /** Output channels. */
+  outChannels: number;
+  /** Input feature size (square side), or null for the noise MLP. */
+  inSize: number | null;
+  /** Output feature size. */
+  outSize: number | null;
+  /** Parameters in the layer. */
+  parameters: number;
+}
+
 /** One encoder/decoder unit: a residual block, optionally followed by self-attention. */
 class ResnetBlockWithAttn extends Module implements UNetLayer {
   readonly resBlock: ResnetBlock;
@@ -203,6 +221,7 @@ export class UNet extends Module {
   private readonly finalBlock: Block;
   /** Which ups entries consume an encoder skip. */
   private readonly upsTakeSkip: boolean[];
+  private readonly layout: Omit<LayerSummary, "parameters">[] = [];
 
   private constructor(config: UNetConfig, seed: number, initialize: boolean) {
     super();
@@ -236,19 +255,40 @@ export class UNet extends Module {
         withAttention ? new SelfAttention(ctx, outC, groups, rescale) : null,
       );
 
+    const note = (
+      name: string,
+      kind: string,
+      inC: number,
+      outC: number,
+      inSize: number | null,
+      outSize = inSize,
+    ) => this.layout.push({ name, kind, inChannels: inC, outChannels: outC, inSize, outSize });
+    const unitKind = (withAttention: boolean): string =>
+      `ResnetBlock${withAttention ? " + SelfAttention" : ""}`;
+    const resampleKind = (direction: "up" | "down"): string =>
+      blockStyle === "sr3"
+        ? `ResnetBlock (${direction === "down" ? "average-pool" : "nearest"} ×2 inside)`
+        : direction === "down"
+        ? "Downsample (Conv3×3 stride 2)"
+        : "Upsample (nearest ×2, Conv3×3)";
+
     this.noiseMlp = this.child("noise_level_mlp", new NoiseLevelMlp(ctx, C));
+    note("noise_level_mlp", "PositionalEncoding → Linear → Swish → Linear", C, C, null);
     const downs: UNetLayer[] = [new StemConv(ctx, 2 * config.bands, C)];
+    note("downs.0", "Conv3×3", 2 * config.bands, C, config.imageSize);
     const skipChannels = [C];
     let channels = C;
     let size = config.imageSize;
     config.channelMults.forEach((mult, level) => {
       const useAttention = config.attnRes.includes(size);
       for (let i = 0; i < config.resBlocks; i++) {
+        note(`downs.${downs.length}`, unitKind(useAttention), channels, C * mult, size);
         downs.push(unit(channels, C * mult, useAttention));
         channels = C * mult;
         skipChannels.push(channels);
       }
       if (level < config.channelMults.length - 1) {
+        note(`downs.${downs.length}`, resampleKind("down"), channels, channels, size, size / 2);
         downs.push(
           blockStyle === "sr3" ? resBlock(channels, channels, "down") : new Downsample(ctx, channels),
         );
@@ -261,6 +301,8 @@ export class UNet extends Module {
       "mid",
       new ModuleList([unit(channels, channels, true), unit(channels, channels, false)]),
     );
+    note("mid.0", unitKind(true), channels, channels, size);
+    note("mid.1", unitKind(false), channels, channels, size);
 
     const ups: UNetLayer[] = [];
     const takesSkip: boolean[] = [];
@@ -268,11 +310,14 @@ export class UNet extends Module {
       const useAttention = config.attnRes.includes(size);
       const outC = C * config.channelMults[level]!;
       for (let i = 0; i < config.resBlocks + 1; i++) {
-        ups.push(unit(channels + skipChannels.pop()!, outC, useAttention));
+        const inC = channels + skipChannels.pop()!;
+        note(`ups.${ups.length}`, unitKind(useAttention), inC, outC, size);
+        ups.push(unit(inC, outC, useAttention));
         takesSkip.push(true);
         channels = outC;
       }
       if (level > 0) {
+        note(`ups.${ups.length}`, resampleKind("up"), channels, channels, size, size * 2);
         ups.push(blockStyle === "sr3" ? resBlock(channels, channels, "up") : new Upsample(ctx, channels));
         takesSkip.push(false);
         size *= 2;
@@ -281,6 +326,20 @@ export class UNet extends Module {
     this.ups = this.child("ups", new ModuleList(ups));
     this.upsTakeSkip = takesSkip;
     this.finalBlock = this.child("final_conv", new Block(ctx, channels, config.bands, groups, 0, 0));
+    note("final_conv", "GroupNorm → Swish → Conv3×3", channels, config.bands, config.imageSize);
+  }
+
+  /** The top-level layers in order, with channels, feature sizes and parameter counts. */
+  summary(): LayerSummary[] {
+    const counts = new Map<string, number>();
+    for (const [name, tensor] of this.namedParameters()) {
+      const parts = name.split(".");
+      const key = parts[0] === "downs" || parts[0] === "mid" || parts[0] === "ups"
+        ? `${parts[0]}.${parts[1]}`
+        : parts[0]!;
+      counts.set(key, (counts.get(key) ?? 0) + tensor.size);
+    }
+    return this.layout.map((row) => ({ ...row, parameters: counts.get(row.name) ?? 0 }));
   }
 
   /** Builds a UNet with weights initialised from `seed` (orthogonal weights, zero biases). */

@@ -1,0 +1,177 @@
+/**
+ * `sr3 train`: train an SR3 model on exported chips, with live progress, checkpoints, validation,
+ * TensorBoard, and `--resume`.
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import { pathExists } from "../data/files.ts";
+import { DataError } from "../data/errors.ts";
+import { readModelDefinition } from "../diffusion/model_dir.ts";
+import { SCHEDULE_NAMES } from "../diffusion/schedule.ts";
+import { prepareData, SuperResolution } from "../diffusion/super_resolution.ts";
+import { configWarnings, PRESET_NAMES, unetConfig } from "../nn/unet.ts";
+import {
+  parseBands,
+  parseIntList,
+  parseNonNegativeInt,
+  parseNumber,
+  parsePositiveInt,
+  runCommand,
+} from "./common.ts";
+
+/** Exit codes after a signal-triggered checkpoint (128 + signal number, as shells report them). */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** The `train` command. */
+export const trainCommand = new Command("train")
+  .description("train an SR3 model on a folder of chips (sr3 export output, or any images)")
+  .argument("<data-dir>", "chips: images/ (and labels/) as written by sr3 export")
+  .requiredOption("--out <model-dir>", "model directory (checkpoints, model.json, logs)")
+  .option("--resume", "continue the run in --out from its last checkpoint")
+  .option("--epochs <n>", "epochs to train (default 1 unless --steps)", parsePositiveInt)
+  .option("--steps <n>", "optimizer steps to train (overrides --epochs)", parsePositiveInt)
+  .option("--lr <rate>", "Adam learning rate", parseNumber, 1e-4)
+  .option("--batch-size <n>", "chips per step", parsePositiveInt, 4)
+  .option("--chip-size <n>", "training chip size (default: dataset.json's)", parsePositiveInt)
+  .option("--downsample-factor <n>", "HR/LR factor when there is no labels/ folder", parsePositiveInt)
+  .option("--val-split-pct <pct>", "percentage of chips held out for validation", parseNumber, 10)
+  .option("--bands <list>", "1-based bands to train on (default: all)", parseBands)
+  .addOption(
+    new Option("--preset <name>", "start from a preset's knobs").choices(PRESET_NAMES).default("tiny"),
+  )
+  .addOption(
+    new Option("--block-style <style>", "paper-style or PyTorch-reference blocks").choices([
+      "sr3",
+      "reference",
+    ]),
+  )
+  .option("--inner-channel <n>", "base channel count", parsePositiveInt)
+  .option("--norm-groups <n>", "GroupNorm groups", parsePositiveInt)
+  .option("--channel-mults <list>", "channel multiplier per level, e.g. 1,2,4,4,8,8", parseIntList)
+  .option("--attn-res <list>", "feature-map sizes that get self-attention, e.g. 16", parseIntList)
+  .option("--res-blocks <n>", "residual blocks per level", parsePositiveInt)
+  .option("--dropout <p>", "dropout in each residual block", parseNumber)
+  .addOption(new Option("--schedule <name>", "noise schedule").choices(SCHEDULE_NAMES).default("linear"))
+  .option("--n-timestep <n>", "training noise levels T", parsePositiveInt, 2000)
+  .option("--linear-start <beta>", "first β of linear-family schedules", parseNumber, 1e-6)
+  .option("--linear-end <beta>", "last β of linear-family schedules", parseNumber, 1e-2)
+  .addOption(new Option("--loss <kind>", "loss on the predicted noise").choices(["l1", "l2"]).default("l1"))
+  .option("--ema <decay>", "EMA decay of the weights", parseNumber, 0.999)
+  .option("--no-ema", "keep no EMA of the weights")
+  .option("--grad-clip <norm>", "clip the global gradient norm", parseNumber, 1)
+  .option("--seed <n>", "seed of initialisation, noise, data order", parseNonNegativeInt, 0)
+  .option("--tensorboard <logdir>", "write TensorBoard event files here")
+  .option("--log-every <n>", "read the loss and log every n steps", parsePositiveInt, 10)
+  .option("--checkpoint-every <n>", "checkpoint every n steps", parsePositiveInt, 500)
+  .option(
+    "--validate-every <n>",
+    "validate (PSNR/SSIM, grid PNG) every n steps; 0 = never",
+    parseNonNegativeInt,
+    1000,
+  )
+  .addOption(
+    new Option("--sampling-type <name>", "sampler for validation").choices(["ddim", "ddpm", "dpmpp"]).default(
+      "ddim",
+    ),
+  )
+  .option("--n-sample-steps <n>", "sampler steps for validation", parsePositiveInt, 50)
+  .addHelpText(
+    "after",
+    `
+Examples:
+  $ sr3 train chips --out models/naip --preset tiny --steps 2000 --tensorboard runs/naip
+  $ sr3 train chips --out models/naip --resume --steps 1000
+  $ sr3 train pairs --out models/l8 --preset sr3-64-512 --chip-size 256 --epochs 200 --lr 1e-5
+
+Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130 (143); --resume continues.`,
+  )
+  .action((dataDir, options) =>
+    runCommand("train", async () => {
+      const hasModel = await pathExists(`${options.out}/model.json`);
+      let sr: SuperResolution;
+      if (options.resume) {
+        if (!hasModel) throw new DataError(`${options.out}: no model.json to resume from`);
+        const definition = await readModelDefinition(options.out);
+        const data = await prepareData(dataDir, {
+          chipSize: definition.unet.imageSize,
+          downsampleFactor: definition.downsampleFactor,
+          valSplitPct: options.valSplitPct,
+          seed: definition.training?.seed ?? options.seed,
+          bands: options.bands,
+          normalization: definition.normalization,
+          batchSize: definition.training?.batchSize ?? options.batchSize,
+        });
+        sr = await SuperResolution.fromModel(options.out, data, { resume: true });
+        console.error(`resuming ${options.out} at step ${definition.training?.step ?? 0}`);
+      } else {
+        if (hasModel) {
+          throw new DataError(
+            `${options.out}: a model exists here; pass --resume to continue it or choose another --out`,
+          );
+        }
+        const data = await prepareData(dataDir, {
+          chipSize: options.chipSize,
+          downsampleFactor: options.downsampleFactor,
+          valSplitPct: options.valSplitPct,
+          seed: options.seed,
+          bands: options.bands,
+          batchSize: options.batchSize,
+        });
+        const knobs = {
+          blockStyle: options.blockStyle as "sr3" | "reference" | undefined,
+          innerChannel: options.innerChannel,
+          normGroups: options.normGroups,
+          channelMults: options.channelMults,
+          attnRes: options.attnRes,
+          resBlocks: options.resBlocks,
+          dropout: options.dropout,
+        };
+        for (
+          const warning of configWarnings(unetConfig(options.preset, { imageSize: data.dataset.chipSize }))
+        ) {
+          if (!knobs.attnRes) console.error(`warning: ${warning}`);
+        }
+        sr = await SuperResolution.create(data, {
+          preset: options.preset,
+          ...knobs,
+          schedule: options.schedule,
+          nTimestep: options.nTimestep,
+          linearStart: options.linearStart,
+          linearEnd: options.linearEnd,
+          seed: options.seed,
+        });
+        const d = sr.definition;
+        console.error(
+          `training ${d.unet.blockStyle}-style SR3 (${options.preset} preset, ${
+            sr.model.parameterCount().toLocaleString("en")
+          } ` +
+            `parameters) on ${data.dataset.trainNames.length} chips of ${d.unet.imageSize} px, ×${d.downsampleFactor}; ` +
+            `${data.dataset.valNames.length} held out for validation`,
+        );
+      }
+      const result = await sr.fit(options.epochs, {
+        outDir: options.out,
+        steps: options.steps,
+        lr: options.lr,
+        loss: options.loss as "l1" | "l2",
+        emaDecay: options.ema === false ? null : options.ema,
+        gradClip: options.gradClip,
+        seed: options.seed,
+        tensorboard: options.tensorboard,
+        logEvery: options.logEvery,
+        checkpointEvery: options.checkpointEvery,
+        validateEvery: options.validateEvery,
+        validationSampling: {
+          samplingType: options.samplingType as "ddim" | "ddpm" | "dpmpp",
+          nTimestep: options.nSampleSteps,
+        },
+      });
+      console.error(
+        `step ${result.step}: ${result.stopped}; checkpoint in ${options.out}/${sr.definition.checkpoint}` +
+          (result.loss !== null ? `, smoothed loss ${result.loss.toFixed(4)}` : ""),
+      );
+      sr.dispose();
+      if (result.stopped === "SIGINT" || result.stopped === "SIGTERM") Deno.exit(SIGNAL_EXIT[result.stopped]);
+      if (result.stopped === "non-finite") Deno.exit(1);
+    })
+  );
