@@ -11,7 +11,7 @@ import { noiseLoss, noisyInput } from "../kernels/diffusion.ts";
 import { reduceSum } from "../kernels/reduce.ts";
 import { backward } from "../nn/autodiff.ts";
 import { EMA } from "../nn/ema.ts";
-import { Adam, clipGradNorm } from "../nn/optim.ts";
+import { Adam, gradNorm } from "../nn/optim.ts";
 import { randomNormal } from "../nn/ops/random.ts";
 import { getRuntime, Tensor, tidy } from "../nn/tensor.ts";
 import type { UNet } from "../nn/unet.ts";
@@ -131,9 +131,11 @@ export class Trainer {
       reduceSum(rt, loss, perElement, [0, 1, 2, 3], scale);
       backward(predicted, grad);
       finiteGuard(rt, this.guard, loss);
-      if (this.options.gradClip !== null) clipGradNorm(this.optimizer.params, this.options.gradClip);
-      this.optimizer.step(this.guard);
-      this.ema?.update(this.guard);
+      const clip = this.options.gradClip === null
+        ? null
+        : gradNorm(this.optimizer.params, this.options.gradClip);
+      // Clipping, the non-finite guard and the EMA all ride in Adam's single pass over the weights.
+      this.optimizer.step({ guard: this.guard, gradScale: clip?.factor, ema: this.ema });
       this.optimizer.zeroGrad();
       const slot = (step - 1) % this.options.lossRingSize;
       rt.copyBuffer(loss.buffer, 0, this.ring.buffer, slot * 4, 4);

@@ -28,9 +28,21 @@ export interface AdamStepParams {
   step: number;
 }
 
+/** Device-side extras fused into an Adam step. */
+export interface AdamFusion {
+  /** Guard state from {@link finiteGuard}: the update is skipped when its first element is 0. */
+  guard?: TensorRef | null;
+  /** One-element gradient multiplier (the clip factor of global-norm clipping). */
+  gradScale?: TensorRef | null;
+  /** EMA shadow of this parameter, updated from the new value. */
+  emaShadow?: TensorRef | null;
+  /** EMA decay (with `emaShadow`). */
+  emaDecay?: number;
+}
+
 /**
- * Updates `param`, `m` and `v` in place from `grad`, all of the same shape; with a `guard` (see
- * {@link finiteGuard}) the update is skipped on the GPU when the guard says the step was not finite.
+ * Updates `param`, `m` and `v` in place from `grad`, all of the same shape, with optional clipping,
+ * non-finite guard and EMA fused into the same pass.
  */
 export function adamStep(
   rt: Runtime,
@@ -39,15 +51,18 @@ export function adamStep(
   v: TensorRef,
   grad: TensorRef,
   hp: AdamStepParams,
-  guard: TensorRef | null = null,
+  fusion: AdamFusion = {},
 ): void {
   expectShape(grad.shape, param.shape, "Adam gradient");
   expectShape(m.shape, param.shape, "Adam first moment");
   expectShape(v.shape, param.shape, "Adam second moment");
+  if (fusion.emaShadow) expectShape(fusion.emaShadow.shape, param.shape, "EMA shadow");
+  const variant = { guarded: !!fusion.guard, scaled: !!fusion.gradScale, ema: !!fusion.emaShadow };
   const correction1 = 1 - hp.beta1 ** hp.step;
   const correction2 = 1 - hp.beta2 ** hp.step;
+  const extras = [fusion.guard, fusion.gradScale, fusion.emaShadow].flatMap((t) => (t ? [t.buffer] : []));
   rt.dispatch({
-    pipeline: rt.pipeline("adam", { guarded: guard !== null }, () => adamSource(guard !== null)),
+    pipeline: rt.pipeline("adam", { ...variant }, () => adamSource(variant)),
     uniforms: new Uniforms().u32(param.size).f32(
       hp.lr / correction1,
       1 / Math.sqrt(correction2),
@@ -55,10 +70,9 @@ export function adamStep(
       hp.beta2,
       hp.eps,
       1 - hp.lr * hp.weightDecay,
+      1 - (fusion.emaDecay ?? 1),
     ),
-    bindings: guard
-      ? [param.buffer, m.buffer, v.buffer, grad.buffer, guard.buffer]
-      : [param.buffer, m.buffer, v.buffer, grad.buffer],
+    bindings: [param.buffer, m.buffer, v.buffer, grad.buffer, ...extras],
     workgroups: flatGrid(param.size),
   });
 }

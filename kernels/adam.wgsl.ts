@@ -5,16 +5,28 @@
  */
 import { FLAT_WORKGROUP, wgsl } from "./wgsl.ts";
 
+/** Compile-time options of the fused Adam kernel. */
+export interface AdamVariant {
+  /** Skip the update when a one-element flag (from `finiteGuardSource`) is 0. */
+  guarded: boolean;
+  /** Multiply the gradient by a one-element factor from device memory (global-norm clipping). */
+  scaled: boolean;
+  /** Also fold the new parameter into an EMA shadow (saves a separate pass over the weights). */
+  ema: boolean;
+}
+
 /**
  * One Adam step on one parameter tensor, reading each of p, g, m, v once and writing p, m, v
  * (Kingma & Ba 2015, Alg. 1, in PyTorch's arrangement; decoupled weight decay as in Loshchilov &
  * Hutter's AdamW):
- *   p ← p·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
- *   p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
- * The bias corrections are computed on the host in float64 and arrive as uniforms. `guarded` adds a
- * one-element flag written by {@link finiteGuardSource}: 0 skips the update (a non-finite loss).
+ *   g ← g·clip;  p ← p·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
+ *   p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε);  shadow ← shadow + (1 − decay)·(p − shadow)
+ * The bias corrections are computed on the host in float64 and arrive as uniforms. Clipping, the
+ * non-finite guard and the EMA are fused in because on memory-bound adapters every extra pass over
+ * the weights costs as much as the update itself.
  */
-export function adamSource(guarded: boolean): string {
+export function adamSource(variant: AdamVariant): string {
+  const { guarded, scaled, ema } = variant;
   return wgsl`
 struct Params {
   size: u32,
@@ -24,6 +36,7 @@ struct Params {
   beta2: f32,
   eps: f32,
   decayFactor: f32,     // 1 − lr·weightDecay
+  emaRate: f32,         // 1 − EMA decay
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
@@ -32,6 +45,12 @@ struct Params {
 @group(0) @binding(4) var<storage, read> grad: array<f32>;
 #if ${guarded}
 @group(0) @binding(5) var<storage, read> guard: array<f32>;
+#endif
+#if ${scaled}
+@group(0) @binding(${guarded ? 6 : 5}) var<storage, read> gradScale: array<f32>;
+#endif
+#if ${ema}
+@group(0) @binding(${5 + Number(guarded) + Number(scaled)}) var<storage, read_write> shadow: array<f32>;
 #endif
 const WG: u32 = ${FLAT_WORKGROUP}u;
 
@@ -42,12 +61,21 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 #if ${guarded}
   if (guard[0] == 0.0) { return; }
 #endif
+#if ${scaled}
+  let g = grad[i] * gradScale[0];
+#else
   let g = grad[i];
+#endif
   let mNew = fma(p.beta1, m[i], (1.0 - p.beta1) * g);
   let vNew = fma(p.beta2, v[i], (1.0 - p.beta2) * g * g);
   m[i] = mNew;
   v[i] = vNew;
-  param[i] = param[i] * p.decayFactor - p.stepSize * mNew / (sqrt(vNew) * p.rootCorrection2 + p.eps);
+  let updated = param[i] * p.decayFactor - p.stepSize * mNew / (sqrt(vNew) * p.rootCorrection2 + p.eps);
+  param[i] = updated;
+#if ${ema}
+  let s = shadow[i];
+  shadow[i] = fma(p.emaRate, updated - s, s);
+#endif
 }
 `;
 }

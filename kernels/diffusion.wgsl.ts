@@ -54,7 +54,7 @@ struct Params { size: u32, scale: f32, bands: u32, pixels: u32 }
 @group(0) @binding(1) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(2) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(3) var<storage, read> predicted: array<f32>;
-@group(0) @binding(4) var<storage, read> target: array<f32>;
+@group(0) @binding(4) var<storage, read> expected: array<f32>;
 #if ${masked}
 @group(0) @binding(5) var<storage, read> mask: array<f32>;
 #endif
@@ -64,7 +64,7 @@ const WG: u32 = ${FLAT_WORKGROUP}u;
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = gid.x + gid.y * groups.x * WG;
   if (i >= p.size) { return; }
-  let diff = predicted[i] - target[i];
+  let diff = predicted[i] - expected[i];
 #if ${masked}
   // The mask is [N, 1, H, W]: one value per pixel shared by every band.
   let n = i / (p.bands * p.pixels);

@@ -16,6 +16,7 @@
  * @module
  */
 import { DeviceError } from "./errors.ts";
+import { KernelProfiler, type KernelTime } from "./profiler.ts";
 
 /** What a kernel can bind after the uniform parameters: a buffer (whole or a range) or a texture view. */
 export type Binding = GPUBuffer | GPUBufferBinding | GPUTextureView;
@@ -169,6 +170,7 @@ export class Runtime {
   readonly flushEvery: number;
 
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   private readonly freeBuffers = new Map<number, GPUBuffer[]>();
   private readonly pooledSize = new Map<GPUBuffer, number>();
   private pendingRelease: GPUBuffer[] = [];
@@ -187,6 +189,7 @@ export class Runtime {
   private uniformUsed = 0;
   private readonly uniformAlign: number;
 
+  private profiler: KernelProfiler | null = null;
   private readonly errorChecks: Promise<void>[] = [];
   private deferredError: DeviceError | null = null;
   private lostReason: string | null = null;
@@ -236,8 +239,12 @@ export class Runtime {
       if (typeof value === "number") limits[key] = value;
     }
     let device: GPUDevice;
+    // Timestamp queries only serve kernel profiling; take them where offered.
+    const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query")
+      ? ["timestamp-query"]
+      : [];
     try {
-      device = await adapter.requestDevice({ requiredLimits: limits });
+      device = await adapter.requestDevice({ requiredLimits: limits, requiredFeatures });
     } catch (error) {
       throw new DeviceError(`The WebGPU adapter refused a device: ${(error as Error).message}`);
     }
@@ -296,11 +303,14 @@ export class Runtime {
         resource: resource instanceof GPUBuffer ? { buffer: resource } : resource,
       });
     });
-    const pass = this.openPass();
+    if (this.profiler && this.profiler.recorded >= this.profiler.capacity) this.flush();
+    const pass = this.profiler
+      ? (this.closePass(), this.pass = this.profiler.beginPass(this.openEncoder(), spec.pipeline.label))
+      : this.openPass();
     pass.setPipeline(spec.pipeline);
     pass.setBindGroup(
       0,
-      this.device.createBindGroup({ layout: spec.pipeline.getBindGroupLayout(0), entries }),
+      this.device.createBindGroup({ layout: this.layoutOf(spec.pipeline), entries }),
     );
     const [x, y = 1, z = 1] = spec.workgroups;
     const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
@@ -310,6 +320,7 @@ export class Runtime {
       );
     }
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.closePass();
     this.batchLabels.add(spec.pipeline.label);
     this.count.dispatches++;
     if (++this.batchDispatches >= this.flushEvery) this.flush();
@@ -346,10 +357,12 @@ export class Runtime {
   flush(): void {
     this.closePass();
     if (this.encoder) {
+      const collectTimes = this.profiler?.resolve(this.encoder);
       if (this.uniformUsed > 0) {
         this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging, 0, this.uniformUsed);
       }
       this.device.queue.submit([this.encoder.finish()]);
+      collectTimes?.();
       const labels = [...this.batchLabels].join(", ");
       this.watch(this.device.popErrorScope(), `a batch of kernels (${labels}) failed on the device`);
       this.encoder = null;
@@ -539,6 +552,28 @@ export class Runtime {
     this.peakLive = this.live + this.persistentTotal;
   }
 
+  /**
+   * Starts timing every dispatch on the GPU (needs the adapter's "timestamp-query" feature; each
+   * dispatch then runs in its own pass, which is slower). Returns false when timestamps are unavailable.
+   */
+  startProfiling(): boolean {
+    if (!this.device.features.has("timestamp-query")) return false;
+    this.flush();
+    this.profiler = new KernelProfiler(this.device, 1024);
+    return true;
+  }
+
+  /** Stops profiling and returns GPU milliseconds per kernel, slowest first. */
+  async stopProfiling(): Promise<KernelTime[]> {
+    const profiler = this.profiler;
+    if (!profiler) return [];
+    await this.sync();
+    this.profiler = null;
+    const report = await profiler.report();
+    profiler.destroy();
+    return report;
+  }
+
   /** Dispatch, submit, readback and compile counts since creation. */
   counters(): RuntimeCounters {
     return { ...this.count };
@@ -560,6 +595,13 @@ export class Runtime {
   private updatePeaks(): void {
     this.peakAllocated = Math.max(this.peakAllocated, this.allocated());
     this.peakLive = Math.max(this.peakLive, this.live + this.persistentTotal);
+  }
+
+  /** The pipeline's bind group layout, fetched once (each fetch is a call into the WebGPU implementation). */
+  private layoutOf(pipeline: GPUComputePipeline): GPUBindGroupLayout {
+    let layout = this.layouts.get(pipeline);
+    if (!layout) this.layouts.set(pipeline, layout = pipeline.getBindGroupLayout(0));
+    return layout;
   }
 
   private openEncoder(): GPUCommandEncoder {

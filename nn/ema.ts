@@ -37,6 +37,13 @@ export class EMA {
     this.params.forEach((p, i) => emaUpdate(rt, this.shadows[i]!, p, this.decay, guard));
   }
 
+  /** The shadow of parameter `index` (for fusing the update into the optimizer's pass). */
+  shadowOf(index: number): Tensor {
+    const shadow = this.shadows[index];
+    if (!shadow) throw new ShapeError(`EMA has no parameter ${index}`);
+    return shadow;
+  }
+
   /** Overwrites the parameters (or other tensors of the same sizes) with the averages. @throws {ShapeError} */
   copyTo(params: readonly Tensor[] = this.params): void {
     const rt = getRuntime();

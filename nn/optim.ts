@@ -7,6 +7,7 @@ import { adamStep } from "../kernels/adam.ts";
 import { finalizeNorm, partialSlots, scaleByDeviceFactor, sumSquares } from "../kernels/grad_norm.ts";
 import { formatShape, ShapeError } from "../kernels/errors.ts";
 import { getRuntime, Tensor } from "./tensor.ts";
+import type { EMA } from "./ema.ts";
 
 /** Options of {@link Adam}; the defaults are PyTorch's. */
 export interface AdamOptions {
@@ -79,10 +80,11 @@ export class Adam {
   }
 
   /**
-   * One update of every parameter that has a gradient (those without one are left untouched). With a
-   * `guard` from `finiteGuard`, the GPU skips the update when the step's loss was not finite.
+   * One update of every parameter that has a gradient (those without one are left untouched).
+   * Optionally fused into the same pass: a `guard` from `finiteGuard` (the GPU skips the update when the
+   * step's loss was not finite), a `gradScale` from {@link gradNorm} (clipping), and an `ema` to update.
    */
-  step(guard: Tensor | null = null): void {
+  step(options: { guard?: Tensor | null; gradScale?: Tensor | null; ema?: EMA | null } = {}): void {
     this.steps++;
     const rt = getRuntime();
     const hp = {
@@ -94,7 +96,13 @@ export class Adam {
       step: this.steps,
     };
     this.params.forEach((p, i) => {
-      if (p.grad) adamStep(rt, p, this.m[i]!, this.v[i]!, p.grad, hp, guard);
+      if (!p.grad) return;
+      adamStep(rt, p, this.m[i]!, this.v[i]!, p.grad, hp, {
+        guard: options.guard,
+        gradScale: options.gradScale,
+        emaShadow: options.ema?.shadowOf(i),
+        emaDecay: options.ema?.decay,
+      });
     });
   }
 
@@ -148,6 +156,37 @@ export class Adam {
   }
 }
 
+/** The global gradient norm and the clip factor, both on the GPU. */
+export interface GradNorm {
+  /** ‖g‖ over all gradients, [1]. */
+  norm: Tensor;
+  /** min(1, maxNorm / (‖g‖ + 1e-6)), [1]: multiply gradients by it (or pass it to `Adam.step`). */
+  factor: Tensor;
+}
+
+/**
+ * ‖g‖, the L2 norm over every parameter's gradient, and the clip factor of
+ * `torch.nn.utils.clip_grad_norm_`, computed on the GPU without a readback and without touching the
+ * gradients (Adam applies the factor in its own pass).
+ */
+export function gradNorm(params: readonly Tensor[], maxNorm: number): GradNorm {
+  const rt = getRuntime();
+  const grads = params.flatMap((p) => (p.grad ? [p.grad] : []));
+  const norm = Tensor.zeros([1]);
+  const factor = Tensor.full([1], 1);
+  if (grads.length === 0) return { norm, factor };
+  const slots = grads.reduce((total, g) => total + partialSlots(g.size), 0);
+  const partials = Tensor.empty([slots]);
+  let offset = 0;
+  for (const g of grads) {
+    sumSquares(rt, partials, offset, g);
+    offset += partialSlots(g.size);
+  }
+  finalizeNorm(rt, norm, factor, partials, slots, maxNorm);
+  partials.dispose();
+  return { norm, factor };
+}
+
 /**
  * Scales every gradient by min(1, maxNorm / (‖g‖ + 1e-6)), ‖g‖ the L2 norm over all of them
  * (`torch.nn.utils.clip_grad_norm_`), entirely on the GPU. Returns ‖g‖ before clipping as a
@@ -155,20 +194,8 @@ export class Adam {
  */
 export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor {
   const rt = getRuntime();
-  const grads = params.flatMap((p) => (p.grad ? [p.grad] : []));
-  const norm = Tensor.zeros([1]);
-  if (grads.length === 0) return norm;
-  const slots = grads.reduce((total, g) => total + partialSlots(g.size), 0);
-  const partials = Tensor.empty([slots]);
-  const factor = Tensor.empty([1]);
-  let offset = 0;
-  for (const g of grads) {
-    sumSquares(rt, partials, offset, g);
-    offset += partialSlots(g.size);
-  }
-  finalizeNorm(rt, norm, factor, partials, slots, maxNorm);
-  for (const g of grads) scaleByDeviceFactor(rt, g, factor);
-  partials.dispose();
+  const { norm, factor } = gradNorm(params, maxNorm);
+  for (const p of params) if (p.grad) scaleByDeviceFactor(rt, p.grad, factor);
   factor.dispose();
   return norm;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Adam, clipGradNorm } from "../../nn/optim.ts";
+import { Adam, clipGradNorm, gradNorm } from "../../nn/optim.ts";
 import { EMA } from "../../nn/ema.ts";
 import { finiteGuard } from "../../kernels/adam.ts";
 import { Tensor } from "../../nn/tensor.ts";
@@ -140,7 +140,7 @@ Deno.test(
       const step = (loss: number): void => {
         setGrads(params, params.map((p) => randomArray(p.size, 41)));
         finiteGuard(rt, guard, Tensor.full([1], loss));
-        adam.step(guard);
+        adam.step({ guard });
         ema.update(guard);
       };
       for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) step(bad);
@@ -159,3 +159,34 @@ Deno.test(
     });
   },
 );
+
+Deno.test("clipping and the EMA fused into Adam's pass equal the separate passes", gpuTest, async () => {
+  await withRuntime(async () => {
+    const run = async (fused: boolean): Promise<Float32Array[]> => {
+      const { params } = makeParams(50);
+      const adam = new Adam(params, { lr: 0.05, weightDecay: 0.01 });
+      const ema = new EMA(params, 0.9);
+      for (let step = 0; step < 3; step++) {
+        setGrads(params, params.map((p, i) => randomArray(p.size, 60 + 10 * step + i, -3, 3)));
+        if (fused) {
+          const { norm, factor } = gradNorm(params, 1);
+          adam.step({ gradScale: factor, ema });
+          norm.dispose();
+          factor.dispose();
+        } else {
+          clipGradNorm(params, 1).dispose();
+          adam.step();
+          ema.update();
+        }
+      }
+      const out = [...await Promise.all(params.map((p) => p.read())), ...await ema.exportState()];
+      adam.dispose();
+      ema.dispose();
+      for (const p of params) p.dispose();
+      return out;
+    };
+    const separate = await run(false);
+    const fused = await run(true);
+    separate.forEach((values, i) => assertClose(fused[i]!, values, 1e-6, `tensor ${i}`));
+  });
+});
