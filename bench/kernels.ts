@@ -50,36 +50,47 @@ function buffer(rt: Runtime, shape: number[], seed: number): TensorRef {
   return ref;
 }
 
-/** Milliseconds per call of `c` in sr3 on `rt` (created with a large `flushEvery`). */
-export async function timeSr3(rt: Runtime, c: KernelCase, options: SlopeOptions = {}): Promise<number> {
-  let call: () => void;
+/** A case ready to run in sr3: `call` records one call; `release` returns its buffers. */
+interface PreparedCase {
+  /** Records one call (no wait). */
+  call: () => void;
+  /** Returns the case's buffers to the pool. */
+  release: () => void;
+}
+
+/** Allocates random operands for `c` on `rt` and returns the call to time. */
+function prepareSr3(rt: Runtime, c: KernelCase): PreparedCase {
   const owned: TensorRef[] = [];
   const make = (shape: number[]): TensorRef => {
     const ref = buffer(rt, shape, owned.length + 1);
     owned.push(ref);
     return ref;
   };
+  const release = (): void => owned.forEach((ref) => rt.release(ref.buffer));
   if (c.kind === "gemm") {
     const [a, b, out] = [make([c.size, c.size]), make([c.size, c.size]), make([c.size, c.size])];
-    call = () => matmul(rt, out, a, b);
-  } else {
-    const conv = { stride: 1, padding: 1 };
-    const x = make([1, c.channels, c.side, c.side]);
-    const w = make([c.channels, c.channels, 3, 3]);
-    const g = conv2dGeometry(x.shape, w.shape, null, conv);
-    const y = make(g.outShape);
-    if (c.kind === "conv2d-forward") {
-      const bias = make([c.channels]);
-      call = () => conv2d(rt, y, x, w, bias, conv);
-    } else if (c.kind === "conv2d-input-grad") {
-      const dx = make(x.shape as number[]);
-      call = () => conv2dBackwardInput(rt, dx, y, w, conv);
-    } else {
-      const dw = make(w.shape as number[]);
-      call = () => conv2dBackwardWeight(rt, dw, y, x, conv);
-    }
+    return { call: () => matmul(rt, out, a, b), release };
   }
-  const ms = await slopeMs(call, () => rt.sync(), options);
-  for (const ref of owned) rt.release(ref.buffer);
+  const conv = { stride: 1, padding: 1 };
+  const x = make([1, c.channels, c.side, c.side]);
+  const w = make([c.channels, c.channels, 3, 3]);
+  const y = make(conv2dGeometry(x.shape, w.shape, null, conv).outShape);
+  if (c.kind === "conv2d-forward") {
+    const bias = make([c.channels]);
+    return { call: () => conv2d(rt, y, x, w, bias, conv), release };
+  }
+  if (c.kind === "conv2d-input-grad") {
+    const dx = make(x.shape as number[]);
+    return { call: () => conv2dBackwardInput(rt, dx, y, w, conv), release };
+  }
+  const dw = make(w.shape as number[]);
+  return { call: () => conv2dBackwardWeight(rt, dw, y, x, conv), release };
+}
+
+/** Milliseconds per call of `c` in sr3 on `rt` (created with a large `flushEvery`). */
+export async function timeSr3(rt: Runtime, c: KernelCase, options: SlopeOptions = {}): Promise<number> {
+  const prepared = prepareSr3(rt, c);
+  const ms = await slopeMs(prepared.call, () => rt.sync(), options);
+  prepared.release();
   return ms;
 }

@@ -3,7 +3,7 @@
  * tfjs-backend-webgpu on the same adapter, as one table. Every row is the slope between a submit of
  * 1 call and a submit of 1 + k calls (`timing.ts`), so Deno's ~11 ms fence round trip is excluded.
  *
- *     deno task bench [--only <text>] [--no-tfjs] [--repeats <n>]
+ *     deno task bench [--only <text>] [--no-tfjs] [--repeats <n>] [--rounds <n>]
  *
  * Sections are lists of {@link BenchRow}; a new section (group norm, attention, the model's
  * training step, samplers) is a function returning rows, appended to `sections` below.
@@ -40,15 +40,21 @@ interface Args {
   only: string | null;
   tfjs: boolean;
   repeats: number;
+  rounds: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { only: null, tfjs: true, repeats: 5 };
+  const args: Args = { only: null, tfjs: true, repeats: 3, rounds: 3 };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--only") args.only = argv[++i] ?? null;
     else if (argv[i] === "--no-tfjs") args.tfjs = false;
     else if (argv[i] === "--repeats") args.repeats = Number(argv[++i]);
-    else throw new Error(`bench: unknown argument ${argv[i]} (use --only <text>, --no-tfjs, --repeats <n>)`);
+    else if (argv[i] === "--rounds") args.rounds = Number(argv[++i]);
+    else {
+      throw new Error(
+        `bench: unknown argument ${argv[i]} (use --only <text>, --no-tfjs, --repeats <n>, --rounds <n>)`,
+      );
+    }
   }
   return args;
 }
@@ -56,9 +62,13 @@ function parseArgs(argv: string[]): Args {
 /** GEMM and conv2d in sr3 and, unless disabled, tfjs-backend-webgpu. */
 async function kernelSection(rt: Runtime, args: Args): Promise<BenchSection> {
   const cases = kernelCases().filter((c) => !args.only || c.name.includes(args.only));
-  const rows: BenchRow[] = [];
-  for (const c of cases) {
-    rows.push({ name: c.name, flops: caseFlops(c), sr3Ms: await timeSr3(rt, c, { repeats: args.repeats }) });
+  const rows: BenchRow[] = cases.map((c) => ({ name: c.name, flops: caseFlops(c), sr3Ms: Infinity }));
+  // Rounds over all cases, keeping each case's fastest: the machine's speed drifts within minutes,
+  // and spreading a case's samples over the run keeps one busy spell from deciding it.
+  for (let round = 0; round < args.rounds; round++) {
+    for (const [i, c] of cases.entries()) {
+      rows[i]!.sr3Ms = Math.min(rows[i]!.sr3Ms, await timeSr3(rt, c, { repeats: args.repeats }));
+    }
   }
   if (args.tfjs && cases.length > 0) {
     await initTfjs();
