@@ -4,9 +4,18 @@
  * @module
  */
 import { formatShape, ShapeError } from "./errors.ts";
-import { type GemmFamily, registerTiledGrid, workgroupTiledGrid } from "./gemm.wgsl.ts";
-import { conv2dSource } from "./conv2d.wgsl.ts";
-import { arrayView, fitsLinear, fitsTexture, packConvWeights, packImage, texelsOf } from "./pack.ts";
+import { type GemmFamily, placeGrid, registerTiledGrid, workgroupTiledGrid } from "./gemm.wgsl.ts";
+import { conv2dPlaceSource, conv2dSource } from "./conv2d.wgsl.ts";
+import {
+  acquireProduct,
+  arrayView,
+  fitsLinear,
+  fitsProduct,
+  fitsTexture,
+  packConvWeights,
+  packImage,
+  texelsOf,
+} from "./pack.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { expectShape, type TensorRef } from "./shapes.ts";
@@ -113,7 +122,7 @@ export function conv2d(
   const height = g.height + 2 * padding;
   const fits = fitsTexture(rt, width, height, samples * texelsOf(inChannels)) &&
     fitsTexture(rt, texelsOf(g.outChannels), 4 * kernel * kernel * texelsOf(inChannels)) &&
-    fitsLinear(rt, x.size);
+    fitsLinear(rt, x.size) && fitsProduct(rt, samples * g.outHeight * g.outWidth, g.outChannels, 1);
   if (family !== "register-tiled" || !fits) {
     workgroupTiled(rt, out, x, w, bias, g, "forward");
     return;
@@ -180,7 +189,8 @@ export function conv2dBackwardInput(
   const height = Math.max(border + g.outHeight, ...phases.map((ph) => reach(ph.y)));
   const outTexels = texelsOf(g.outChannels);
   const fits = fitsTexture(rt, width, height, g.samples * outTexels) &&
-    fitsTexture(rt, texelsOf(g.inChannels), 4 * g.kernel * g.kernel * outTexels) && fitsLinear(rt, dy.size);
+    fitsTexture(rt, texelsOf(g.inChannels), 4 * g.kernel * g.kernel * outTexels) && fitsLinear(rt, dy.size) &&
+    phases.every((ph) => fitsProduct(rt, g.samples * ph.y.size * ph.x.size, g.inChannels, 1));
   if (family !== "register-tiled" || !fits) {
     workgroupTiled(rt, dx, dy, w, null, g, "input-grad");
     return;
@@ -295,7 +305,10 @@ interface ConvLattice {
   outHeight: number;
 }
 
-/** One register-tiled conv dispatch; `unbound` fills the bias binding when there is no bias. */
+/**
+ * One register-tiled conv dispatch and the pass that places its C into `out`; `unbound` fills the
+ * bias binding when there is no bias.
+ */
 function registerTiled(
   rt: Runtime,
   out: TensorRef,
@@ -308,6 +321,7 @@ function registerTiled(
   const pixels = c.samples * c.latticeHeight * c.latticeWidth;
   const channelSteps = texelsOf(c.channels);
   const taps = c.tapsY * c.tapsX;
+  const product = acquireProduct(rt, pixels, c.outChannels, 1);
   rt.dispatch({
     pipeline: rt.pipeline(
       "conv2d",
@@ -316,11 +330,18 @@ function registerTiled(
     ),
     uniforms: new Uniforms()
       .u32(pixels, c.latticeWidth, c.latticeHeight, channelSteps, Math.max(1, c.tapsX), taps)
-      .u32(c.inputStride, c.inputX, c.inputY, c.outChannels, bias ? 1 : 0)
-      .u32(c.outStep, c.outX, c.outY, c.outWidth, c.outHeight),
-    bindings: [out.buffer, arrayView(image), arrayView(weights), bias ?? unbound],
+      .u32(c.inputStride, c.inputX, c.inputY, c.outChannels, bias ? 1 : 0, product.bands),
+    bindings: [arrayView(product.texture), arrayView(image), arrayView(weights), bias ?? unbound],
     workgroups: registerTiledGrid(pixels, c.outChannels, 1, "rows"),
   });
+  rt.dispatch({
+    pipeline: rt.pipeline("conv2d-place", {}, conv2dPlaceSource),
+    uniforms: new Uniforms().u32(pixels, c.latticeWidth, c.latticeHeight, c.outChannels)
+      .u32(c.outStep, c.outX, c.outY, c.outWidth, c.outHeight, product.bands),
+    bindings: [out.buffer, arrayView(product.texture)],
+    workgroups: placeGrid(pixels, c.outChannels, 1),
+  });
+  rt.releaseTexture(product.texture);
 }
 
 function workgroupTiled(

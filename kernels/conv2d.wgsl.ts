@@ -10,7 +10,8 @@
  * register-tiled: the image is packed as texels of four channels with a zero border
  * (`packImage`), so `readA` is one `textureLoad` at (x·stride + tx, y·stride + ty) of the window's
  * tap (tx, ty) with no bounds checks — padding reads the border. Weights are packed per call; the
- * bias is read once per column texel. Input-grad runs this same kernel once per stride phase
+ * bias is read once per column texel. `conv2dPlaceSource` moves C (pixels × channels) into NCHW.
+ * Input-grad runs this same kernel once per stride phase
  * (y mod s, x mod s): within a phase the contributing kernel rows ky ≡ (y+p) mod s are fixed, so it
  * is an ordinary stride-1 correlation of dY with those taps flipped, written to every s-th output
  * pixel — no multiplications by inserted zeros.
@@ -19,7 +20,14 @@
  * forward (s, +1, −p, 1), input-grad (1, −1, p, s).
  * @module
  */
-import { type GemmFamily, type LaneAxis, registerTiledMain, workgroupTiledMain } from "./gemm.wgsl.ts";
+import {
+  cTexelSource,
+  type GemmFamily,
+  type LaneAxis,
+  PLACE_WORKGROUP,
+  registerTiledMain,
+  workgroupTiledMain,
+} from "./gemm.wgsl.ts";
 import { wgsl } from "./wgsl.ts";
 
 /** Source of the conv2d forward/input-grad kernel of `family`. */
@@ -43,28 +51,20 @@ struct Params {
   inputY: u32,
   outChannels: u32,     // N
   hasBias: u32,
-  outStep: u32,         // output pixels per lattice step (s for an input-grad phase, else 1)
-  outX: u32,            // output position of lattice (0, 0)
-  outY: u32,
-  outWidth: u32,        // the output tensor's W and H
-  outHeight: u32,
+  bands: u32,           // layers of C's texture
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var image: texture_2d_array<f32>;
 @group(0) @binding(3) var weights: texture_2d_array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
-// Texture position of the row's first window tap, its sample's first layer, and its output index.
-struct ARow { x: u32, y: u32, layer: u32, at: u32 }
+// Texture position of the row's first window tap, and its sample's first layer.
+struct ARow { x: u32, y: u32, layer: u32 }
 fn aRow(m: u32, z: u32) -> ARow {
   let lx = m % p.latticeWidth;
   let rest = m / p.latticeWidth;
   let ly = rest % p.latticeHeight;
-  let sample = rest / p.latticeHeight;
-  let pixel = (ly * p.outStep + p.outY) * p.outWidth + lx * p.outStep + p.outX;
-  return ARow(lx * p.inputStride + p.inputX, ly * p.inputStride + p.inputY, sample * p.channelSteps,
-              sample * p.outChannels * p.outHeight * p.outWidth + pixel);
+  return ARow(lx * p.inputStride + p.inputX, ly * p.inputStride + p.inputY, (rest / p.latticeHeight) * p.channelSteps);
 }
 struct BCol { n4: u32, bias: vec4f }
 fn bCol(n4: u32, z: u32) -> BCol {
@@ -89,13 +89,41 @@ fn readB(col: BCol, seg: KSegment, i: u32, r: u32) -> vec4f {
   return textureLoad(weights, vec2u(col.n4, 4u * (seg.first + i) + r), 0, 0);
 }
 
-fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, value: vec4f) {
+fn finish(row: ARow, col: BCol, value: vec4f) -> vec4f { return value + col.bias; }
+fn cBands() -> u32 { return p.bands; }
+`;
+}
+
+/**
+ * Moves C (output pixels × channels, from the register-tiled kernel's texture) into the NCHW
+ * output: pixel m of the lattice goes to (y·outStep + outY, x·outStep + outX) of its sample.
+ */
+export function conv2dPlaceSource(): string {
+  return wgsl`
+struct Params {
+  pixels: u32, latticeWidth: u32, latticeHeight: u32, outChannels: u32,
+  outStep: u32, outX: u32, outY: u32, outWidth: u32, outHeight: u32,
+  bands: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${cTexelSource("read", 2)}
+
+@compute @workgroup_size(${PLACE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let m = gid.x;
+  let n4 = gid.y;
   if (m >= p.pixels) { return; }
-  let result = value + col.bias;
+  let value = loadC(m, n4, 0u, p.bands);
+  let lx = m % p.latticeWidth;
+  let rest = m / p.latticeWidth;
+  let ly = rest % p.latticeHeight;
+  let sample = rest / p.latticeHeight;
   let plane = p.outHeight * p.outWidth;
+  let pixel = (ly * p.outStep + p.outY) * p.outWidth + lx * p.outStep + p.outX;
   for (var e = 0u; e < 4u; e++) {
     let channel = 4u * n4 + e;
-    if (channel < p.outChannels) { out[row.at + channel * plane] = result[e]; }
+    if (channel < p.outChannels) { out[(sample * p.outChannels + channel) * plane + pixel] = value[e]; }
   }
 }
 `;

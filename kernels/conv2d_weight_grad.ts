@@ -1,12 +1,27 @@
 /**
  * Dispatcher for the conv2d weight gradient (`conv2d_weight_grad.wgsl.ts`): a split-K GEMM whose
- * slices write partial gradients that `reduceSum` then adds in slice order.
+ * slices write partial gradients that a second pass adds in slice order.
  * @module
  */
 import { type Conv2dGeometry, conv2dGeometry, type Conv2dOptions } from "./conv2d.ts";
-import { conv2dWeightGradSource } from "./conv2d_weight_grad.wgsl.ts";
-import { type GemmFamily, registerTiledGrid, WORKGROUP_DEPTH, workgroupTiledGrid } from "./gemm.wgsl.ts";
-import { arrayView, fitsLinear, fitsTexture, packImage, packPixels, texelsOf } from "./pack.ts";
+import { conv2dWeightGradPlaceSource, conv2dWeightGradSource } from "./conv2d_weight_grad.wgsl.ts";
+import {
+  type GemmFamily,
+  placeGrid,
+  registerTiledGrid,
+  WORKGROUP_DEPTH,
+  workgroupTiledGrid,
+} from "./gemm.wgsl.ts";
+import {
+  acquireProduct,
+  arrayView,
+  fitsLinear,
+  fitsProduct,
+  fitsTexture,
+  packImage,
+  packPixels,
+  texelsOf,
+} from "./pack.ts";
 import { reduceSum } from "./reduce.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
@@ -48,19 +63,23 @@ export function conv2dBackwardWeight(
 ): void {
   const g = conv2dGeometry(x.shape, dw.shape, null, options);
   expectShape(dy.shape, g.outShape, "conv2d weight-grad dy");
-  const pixelTexels = texelsOf(g.outWidth);
+  const plan = registerTiledPlan(g);
+  const pixelTexels = plan.pixelTexels;
   // The last texel of a dY row stands for up to three pixels past OW; the texture reaches their
   // windows too (they meet dY's zeros).
   const width = Math.max(g.width + 2 * g.padding, (4 * pixelTexels - 1) * g.stride + g.kernel);
   const height = g.height + 2 * g.padding;
   const fits = fitsTexture(rt, g.outChannels, g.outHeight * pixelTexels, g.samples) &&
     fitsTexture(rt, width, height, g.samples * texelsOf(g.inChannels)) && fitsLinear(rt, dy.size) &&
-    fitsLinear(rt, x.size);
-  if (family === "register-tiled" && fits) registerTiled(rt, dw, dy, x, g, width, height);
+    fitsLinear(rt, x.size) && fitsProduct(rt, g.outChannels, plan.columns, plan.slices);
+  if (family === "register-tiled" && fits) registerTiled(rt, dw, dy, x, g, plan, width, height);
   else workgroupTiled(rt, dw, dy, x, g);
 }
 
-/** Runs `dispatch` into `dw` directly, or into `slices` partials that are then summed into `dw`. */
+/**
+ * Runs `dispatch` into `dw` directly, or into `slices` partials that are then summed into `dw` in
+ * slice order.
+ */
 function withSlices(rt: Runtime, dw: TensorRef, slices: number, dispatch: (target: GPUBuffer) => void): void {
   if (slices === 1) {
     dispatch(dw.buffer);
@@ -72,12 +91,35 @@ function withSlices(rt: Runtime, dw: TensorRef, slices: number, dispatch: (targe
   rt.release(partials);
 }
 
+/** How the register-tiled weight gradient splits: C's columns and the split-K slices of its rows. */
+interface RegisterTiledPlan {
+  channelSteps: number;
+  pixelTexels: number;
+  /** Columns of C: (ky, kx, channel) with channels padded to 4·⌈Cin/4⌉. */
+  columns: number;
+  /** K segments (output rows N·OH) and how many of them each slice takes. */
+  totalRows: number;
+  slices: number;
+  sliceRows: number;
+}
+
+function registerTiledPlan(g: Conv2dGeometry): RegisterTiledPlan {
+  const channelSteps = texelsOf(g.inChannels);
+  const pixelTexels = texelsOf(g.outWidth);
+  const columns = 4 * g.kernel * g.kernel * channelSteps;
+  const totalRows = g.samples * g.outHeight;
+  const tiles = registerTiledGrid(g.outChannels, columns, 1, "cols").reduce((a, b) => a * b, 1);
+  const slices = sliceCount("register-tiled", tiles, totalRows, pixelTexels);
+  return { channelSteps, pixelTexels, columns, totalRows, slices, sliceRows: Math.ceil(totalRows / slices) };
+}
+
 function registerTiled(
   rt: Runtime,
   dw: TensorRef,
   dy: TensorRef,
   x: TensorRef,
   g: Conv2dGeometry,
+  plan: RegisterTiledPlan,
   width: number,
   height: number,
 ): void {
@@ -95,25 +137,26 @@ function registerTiled(
     width,
     height,
   );
-  const channelSteps = texelsOf(g.inChannels);
-  const pixelTexels = texelsOf(g.outWidth);
-  const columns = 4 * g.kernel * g.kernel * channelSteps;
-  const totalRows = g.samples * g.outHeight;
-  const tiles = registerTiledGrid(g.outChannels, columns, 1, "cols").reduce((a, b) => a * b, 1);
-  const slices = sliceCount("register-tiled", tiles, totalRows, pixelTexels);
-  const sliceRows = Math.ceil(totalRows / slices);
-  withSlices(rt, dw, slices, (target) =>
-    rt.dispatch({
-      pipeline: rt.pipeline(
-        "conv2d-weight-grad",
-        { family: "register-tiled" },
-        () => conv2dWeightGradSource("register-tiled", "cols"),
-      ),
-      uniforms: new Uniforms().u32(g.outChannels, channelSteps, g.inChannels, g.kernel, pixelTexels)
-        .u32(g.outHeight, totalRows, sliceRows, g.stride, dw.size),
-      bindings: [target, arrayView(gradOut), arrayView(image)],
-      workgroups: registerTiledGrid(g.outChannels, columns, slices, "cols"),
-    }));
+  const { channelSteps, pixelTexels, columns, totalRows, slices, sliceRows } = plan;
+  const product = acquireProduct(rt, g.outChannels, columns, slices);
+  rt.dispatch({
+    pipeline: rt.pipeline(
+      "conv2d-weight-grad",
+      { family: "register-tiled" },
+      () => conv2dWeightGradSource("register-tiled", "cols"),
+    ),
+    uniforms: new Uniforms().u32(g.outChannels, channelSteps, g.inChannels, g.kernel, pixelTexels)
+      .u32(g.outHeight, totalRows, sliceRows, g.stride, product.bands),
+    bindings: [arrayView(product.texture), arrayView(gradOut), arrayView(image)],
+    workgroups: registerTiledGrid(g.outChannels, columns, slices, "cols"),
+  });
+  rt.dispatch({
+    pipeline: rt.pipeline("conv2d-weight-grad-place", {}, conv2dWeightGradPlaceSource),
+    uniforms: new Uniforms().u32(g.outChannels, channelSteps, g.inChannels, g.kernel, slices, product.bands),
+    bindings: [dw.buffer, arrayView(product.texture)],
+    workgroups: placeGrid(g.outChannels, columns, 1),
+  });
+  rt.releaseTexture(product.texture);
   rt.releaseTexture(gradOut);
   rt.releaseTexture(image);
 }

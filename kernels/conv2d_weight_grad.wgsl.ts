@@ -2,8 +2,9 @@
  * WGSL for the conv2d weight gradient as a GEMM over every output pixel (hooks for
  * `gemm.wgsl.ts`): dW[co][ci][ky][kx] = Σ_{n,y,x} dY[n][co][y][x]·in[n][ci][y·s+ky−p][x·s+kx−p],
  * so M = Cout, N = Cin·k², K = N·OH·OW. K is long and M·N small, so K is split into z slices that
- * each write their own partial dW; a second pass (`reduceSum` over the slices, in order) adds them,
- * which keeps the result deterministic.
+ * each write their own partial dW; a second pass adds them in slice order, which keeps the result
+ * deterministic (register-tiled: `conv2dWeightGradPlaceSource`, which also moves dW into place;
+ * workgroup-tiled: `reduceSum` over the partials).
  *
  * register-tiled: dY is packed as texels of four consecutive pixels of a row (`packPixels`), the
  * input as channel texels with a zero border (`packImage`); the columns run over
@@ -11,7 +12,14 @@
  * workgroup-tiled: both are read from their NCHW buffers, columns in dW's own (ci, ky, kx) order.
  * @module
  */
-import { type GemmFamily, type LaneAxis, registerTiledMain, workgroupTiledMain } from "./gemm.wgsl.ts";
+import {
+  cTexelSource,
+  type GemmFamily,
+  type LaneAxis,
+  PLACE_WORKGROUP,
+  registerTiledMain,
+  workgroupTiledMain,
+} from "./gemm.wgsl.ts";
 import { wgsl } from "./wgsl.ts";
 
 /** Source of the conv2d weight-gradient kernel of `family`. */
@@ -33,10 +41,9 @@ struct Params {
   totalRows: u32,       // N·OH: the K segments
   sliceRows: u32,       // K segments per split-K slice
   inputStride: u32,     // s
-  sliceStride: u32,     // elements of one partial dW
+  bands: u32,           // layers of C's texture per slice
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var gradOut: texture_2d_array<f32>;
 @group(0) @binding(3) var image: texture_2d_array<f32>;
 
@@ -70,13 +77,34 @@ fn readB(col: BCol, seg: KSegment, i: u32, r: u32) -> vec4f {
   return textureLoad(image, vec2u(x, seg.y + col.ty), seg.layer + col.c4, 0);
 }
 
-fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, value: vec4f) {
-  let tap = n4 / p.channelSteps;
-  if (m >= p.outChannels || tap >= p.kernel * p.kernel) { return; }
+fn finish(row: ARow, col: BCol, value: vec4f) -> vec4f { return value; }
+fn cBands() -> u32 { return p.bands; }
+`;
+}
+
+/**
+ * Adds the split-K slices of C (Cout × (ky, kx, channel texel), from the register-tiled kernel's
+ * texture) in slice order and writes them to dW [Cout, Cin, k, k].
+ */
+export function conv2dWeightGradPlaceSource(): string {
+  return wgsl`
+struct Params { outChannels: u32, channelSteps: u32, inChannels: u32, kernel: u32, slices: u32, bands: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${cTexelSource("read", 2)}
+
+@compute @workgroup_size(${PLACE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let m = gid.x;
+  let n4 = gid.y;
   let kk = p.kernel * p.kernel;
+  let tap = n4 / p.channelSteps;
+  if (m >= p.outChannels || tap >= kk) { return; }
+  var sum = vec4f();
+  for (var z = 0u; z < p.slices; z++) { sum += loadC(m, n4, z, p.bands); }
   let c0 = 4u * (n4 % p.channelSteps);
   for (var e = 0u; e < 4u; e++) {
-    if (c0 + e < p.inChannels) { out[z * p.sliceStride + (m * p.inChannels + c0 + e) * kk + tap] = value[e]; }
+    if (c0 + e < p.inChannels) { out[(m * p.inChannels + c0 + e) * kk + tap] = sum[e]; }
   }
 }
 `;

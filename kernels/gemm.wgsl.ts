@@ -15,8 +15,10 @@
  * - Accumulators in a WGSL array indexed inside loops ran 5× slower than named variables (the
  *   array became memory), so the register tile is emitted as named variables; the K loop stays a
  *   loop (unrolling it as well took minutes to compile).
- * - 32 × 16 outputs per invocation beat 16 × 16 by ~15–30% (compile 2–3 s instead of ~1 s);
- *   32 × 32 compiled for 10 s without winning at 1024³.
+ * - 32 × 32 outputs per invocation beat 32 × 16 by ~15% and 16 × 16 by ~30%.
+ * - Writing C to its storage buffer from the kernel made 85% of the compile time (each storage store
+ *   becomes a loop over the SIMD lanes; 32 × 32 took 15 s to compile). The kernel stores C as texels
+ *   of a texture instead (6 s), and a small pass per op copies them to their place.
  * - Operand texels must be laid out so that one K step of all lanes reads neighbouring texels:
  *   A as texel (m, k/4), not (k/4, m), which ran at half speed once K reached 1024.
  * - Workgroups of one SIMD vector (8 invocations) were as fast as 8 × 8 and leave more of them
@@ -38,7 +40,7 @@ export const GEMM_FAMILIES: readonly GemmFamily[] = ["register-tiled", "workgrou
 /** Output rows of C one register-tiled invocation accumulates. */
 export const REGISTER_ROWS = 32;
 /** Output column texels (4 columns each) of C one register-tiled invocation accumulates. */
-export const REGISTER_COL_TEXELS = 4;
+export const REGISTER_COL_TEXELS = 8;
 /** Invocations per register-tiled workgroup: one 256-bit SIMD vector of f32 on llvmpipe. */
 export const REGISTER_WORKGROUP = 8;
 
@@ -51,7 +53,7 @@ export const WORKGROUP_DEPTH = 16;
  * Which grid axis the 8 invocations of a register-tiled workgroup spread along: "rows" for
  * products with many row blocks (conv pixels, matmul M), "cols" for the weight gradient, whose C
  * is Cout × 9·Cin. Lanes past the edge of C compute nothing useful. Each op has one fixed axis,
- * because every variant is another pipeline to compile (3–5 s each on lavapipe).
+ * because every variant is another pipeline to compile (6–8 s each on lavapipe).
  */
 export type LaneAxis = "rows" | "cols";
 
@@ -67,6 +69,46 @@ export function registerTiledGrid(
   return lanes === "rows"
     ? [Math.ceil(rowBlocks / REGISTER_WORKGROUP), colBlocks, slices]
     : [Math.ceil(colBlocks / REGISTER_WORKGROUP), rowBlocks, slices];
+}
+
+/**
+ * Rows of C per layer of the register-tiled output texture (a power of two, so addressing is
+ * shifts); slice z of C occupies layers z·bands … z·bands + bands − 1.
+ */
+export const C_BAND_ROWS = 2048;
+
+/**
+ * WGSL addressing C in the register-tiled output texture: texel (n4, m mod C_BAND_ROWS) of layer
+ * z·bands + ⌊m / C_BAND_ROWS⌋ holds C[z][m][4n4 … 4n4+3]. `access` "write" declares it for the GEMM,
+ * "read" for the pass that moves C to its place. Binds it at `binding`.
+ */
+export function cTexelSource(access: "write" | "read", binding: number): string {
+  return wgsl`
+#if ${access === "write"}
+@group(0) @binding(${binding}) var cTexels: texture_storage_2d_array<rgba32float, write>;
+
+fn storeC(m: u32, n4: u32, z: u32, bands: u32, value: vec4f) {
+  textureStore(cTexels, vec2u(n4, m % ${C_BAND_ROWS}u), z * bands + m / ${C_BAND_ROWS}u, value);
+}
+#else
+@group(0) @binding(${binding}) var cTexels: texture_2d_array<f32>;
+
+fn loadC(m: u32, n4: u32, z: u32, bands: u32) -> vec4f {
+  return textureLoad(cTexels, vec2u(n4, m % ${C_BAND_ROWS}u), z * bands + m / ${C_BAND_ROWS}u, 0);
+}
+#endif
+`;
+}
+
+/**
+ * Invocations per workgroup of the passes that move C to its place: they run along rows of C
+ * (gid.x = m, gid.y = column texel, gid.z = slice), so M may reach 64·65535.
+ */
+export const PLACE_WORKGROUP = 64;
+
+/** Workgroup counts of a pass that visits every texel of an M × N C (of `slices` slices). */
+export function placeGrid(rows: number, cols: number, slices: number): [number, number, number] {
+  return [Math.ceil(rows / PLACE_WORKGROUP), Math.ceil(cols / 4), slices];
 }
 
 /** Workgroup counts of a workgroup-tiled dispatch over an M × N output with `slices` z slices. */
@@ -92,11 +134,13 @@ function lines(count: number, line: (i: number) => string): string {
  * struct KSegment; fn kSegment(s: u32, z: u32) -> KSegment   segment s, with its step count .steps
  * fn readA(row: ARow, seg: KSegment, i: u32) -> vec4f        A[m][k .. k+3] at the segment's step i
  * fn readB(col: BCol, seg: KSegment, i: u32, r: u32) -> vec4f B[k + r][4n4 .. 4n4+3]
- * fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, c: vec4f)
- *                                                            C[m][4n4 .. 4n4+3]; skips what is outside C
+ * fn finish(row: ARow, col: BCol, c: vec4f) -> vec4f      C[m][4n4 .. 4n4+3] as stored (adds a bias)
+ * fn cBands() -> u32                                         layers of the output texture per slice
  * ```
- * Reads past the edge of C's rows or columns may return anything (their outputs are dropped);
- * reads past K must return zeros in A or B (packing pads K with zeros).
+ * The body declares C's texture at binding 1 (see {@link cTexelSource}); the hooks bind A, B and
+ * anything else from binding 2. Reads past the edge of C's rows or columns may return anything
+ * (those outputs land outside the texture or are never moved to their place); reads past K must
+ * return zeros in A or B (packing pads K with zeros).
  *
  * With ROWS = 2 and COL_TEXELS = 1 the emitted inner loop would read
  * ```
@@ -120,6 +164,8 @@ export function registerTiledMain(lanes: LaneAxis): string {
     return sum;
   };
   return wgsl`
+${cTexelSource("write", 1)}
+
 @compute @workgroup_size(${REGISTER_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let z = gid.z;
@@ -150,7 +196,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
     }
   }
-  ${tile((i, j) => `writeC(row${i}, col${j}, m0 + ${i}u, n40 + ${j}u, z, acc${i}_${j});`)}
+  let bands = cBands();
+  ${tile((i, j) => `storeC(m0 + ${i}u, n40 + ${j}u, z, bands, finish(row${i}, col${j}, acc${i}_${j}));`)}
 }
 `;
 }

@@ -4,9 +4,18 @@
  * @module
  */
 import { formatShape, ShapeError } from "./errors.ts";
-import { type GemmFamily, registerTiledGrid, workgroupTiledGrid } from "./gemm.wgsl.ts";
-import { matmulSource } from "./matmul.wgsl.ts";
-import { arrayView, fitsLinear, fitsTexture, packColumnsByDepth, packRowsByDepth, texelsOf } from "./pack.ts";
+import { type GemmFamily, placeGrid, registerTiledGrid, workgroupTiledGrid } from "./gemm.wgsl.ts";
+import { matmulPlaceSource, matmulSource } from "./matmul.wgsl.ts";
+import {
+  acquireProduct,
+  arrayView,
+  fitsLinear,
+  fitsProduct,
+  fitsTexture,
+  packColumnsByDepth,
+  packRowsByDepth,
+  texelsOf,
+} from "./pack.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { expectShape, type TensorRef } from "./shapes.ts";
@@ -92,7 +101,7 @@ export function matmul(
   const bLayers = g.bBatched ? g.batch : 1;
   const packable = fitsTexture(rt, g.rows, texelsOf(g.depth), aLayers) &&
     fitsTexture(rt, texelsOf(g.cols), 4 * texelsOf(g.depth), bLayers) && fitsLinear(rt, a.size) &&
-    fitsLinear(rt, b.size);
+    fitsLinear(rt, b.size) && fitsProduct(rt, g.rows, g.cols, g.batch);
   if (family === "register-tiled" && packable) registerTiled(rt, out, a, b, options, bias, g);
   else workgroupTiled(rt, out, a, b, options, bias, g);
 }
@@ -127,20 +136,32 @@ function registerTiled(
     layerStride: depth * cols,
     layers: g.bBatched ? g.batch : 1,
   });
-  const depthSteps = texelsOf(depth);
+  const product = acquireProduct(rt, rows, cols, g.batch);
   rt.dispatch({
     pipeline: rt.pipeline(
       "matmul",
       { family: "register-tiled" },
       () => matmulSource("register-tiled", "rows"),
     ),
-    uniforms: new Uniforms().u32(rows, cols, depthSteps, bias ? 1 : 0)
-      .u32(g.aBatched ? 1 : 0, g.bBatched ? 1 : 0, rows * cols),
-    bindings: [out.buffer, arrayView(aTexture), arrayView(bTexture), bias?.buffer ?? a.buffer],
+    uniforms: new Uniforms().u32(rows, cols, texelsOf(depth), bias ? 1 : 0)
+      .u32(g.aBatched ? 1 : 0, g.bBatched ? 1 : 0, product.bands),
+    bindings: [
+      arrayView(product.texture),
+      arrayView(aTexture),
+      arrayView(bTexture),
+      bias?.buffer ?? a.buffer,
+    ],
     workgroups: registerTiledGrid(rows, cols, g.batch, "rows"),
   });
   rt.releaseTexture(aTexture);
   rt.releaseTexture(bTexture);
+  rt.dispatch({
+    pipeline: rt.pipeline("matmul-place", {}, matmulPlaceSource),
+    uniforms: new Uniforms().u32(rows, cols, product.bands),
+    bindings: [out.buffer, arrayView(product.texture)],
+    workgroups: placeGrid(rows, cols, g.batch),
+  });
+  rt.releaseTexture(product.texture);
 }
 
 function workgroupTiled(

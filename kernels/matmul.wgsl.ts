@@ -5,12 +5,20 @@
  *
  * register-tiled: A and B arrive packed by `pack.ts` — A as texels (m, k/4) of four consecutive k,
  * B as texels (n/4, k) of four consecutive n — so the hooks only address texels. The bias is read
- * from its buffer once per column texel, not once per output.
+ * from its buffer once per column texel, not once per output, and added before C is stored as
+ * texels; `matmulPlaceSource` then copies C into the row-major output.
  * workgroup-tiled: A and B are read from their buffers through strides, which is where the
  * transposes and the batch broadcast happen.
  * @module
  */
-import { type GemmFamily, type LaneAxis, registerTiledMain, workgroupTiledMain } from "./gemm.wgsl.ts";
+import {
+  cTexelSource,
+  type GemmFamily,
+  type LaneAxis,
+  PLACE_WORKGROUP,
+  registerTiledMain,
+  workgroupTiledMain,
+} from "./gemm.wgsl.ts";
 import { wgsl } from "./wgsl.ts";
 
 /** Source of the matmul kernel of `family` (`lanes` only matters to the register-tiled family). */
@@ -29,10 +37,9 @@ struct Params {
   hasBias: u32,
   aLayerStep: u32,      // 1 when A has a batch, 0 when every z shares layer 0
   bLayerStep: u32,
-  outBatchStride: u32,  // M·N
+  bands: u32,           // layers of C's texture per batch element
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> c: array<f32>;
 @group(0) @binding(2) var a: texture_2d_array<f32>;
 @group(0) @binding(3) var b: texture_2d_array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
@@ -60,12 +67,28 @@ fn readB(col: BCol, seg: KSegment, i: u32, r: u32) -> vec4f {
   return textureLoad(b, vec2u(col.n4, 4u * i + r), col.layer, 0);
 }
 
-fn writeC(row: ARow, col: BCol, m: u32, n4: u32, z: u32, value: vec4f) {
-  if (m >= p.rows) { return; }
-  let result = value + col.bias;
-  let at = z * p.outBatchStride + m * p.cols + 4u * n4;
+fn finish(row: ARow, col: BCol, value: vec4f) -> vec4f { return value + col.bias; }
+fn cBands() -> u32 { return p.bands; }
+`;
+}
+
+/** Copies C from the register-tiled kernel's texture into the row-major output [batch, M, N]. */
+export function matmulPlaceSource(): string {
+  return wgsl`
+struct Params { rows: u32, cols: u32, bands: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${cTexelSource("read", 2)}
+
+@compute @workgroup_size(${PLACE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let m = gid.x;
+  let n4 = gid.y;
+  if (m >= p.rows || 4u * n4 >= p.cols) { return; }
+  let value = loadC(m, n4, gid.z, p.bands);
+  let at = (gid.z * p.rows + m) * p.cols + 4u * n4;
   for (var e = 0u; e < 4u; e++) {
-    if (4u * n4 + e < p.cols) { c[at + e] = result[e]; }
+    if (4u * n4 + e < p.cols) { out[at + e] = value[e]; }
   }
 }
 `;

@@ -4,6 +4,7 @@
  * with {@link arrayView} and hands it back with `rt.releaseTexture` once its last reader is recorded.
  * @module
  */
+import { C_BAND_ROWS } from "./gemm.wgsl.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import {
@@ -48,6 +49,32 @@ export function fitsTexture(rt: Runtime, width: number, height: number, layers =
   return notPowerOfTwo(width) <= limits.maxTextureDimension2D &&
     notPowerOfTwo(height) <= limits.maxTextureDimension2D &&
     notPowerOfTwo(layers) <= limits.maxTextureArrayLayers;
+}
+
+/** The texture a register-tiled GEMM stores C in (see `cTexelSource`), and its layers per slice. */
+export interface ProductTexture {
+  /** Texel (n4, m mod C_BAND_ROWS) of layer z·bands + ⌊m / C_BAND_ROWS⌋ holds C[z][m][4n4 …]. */
+  texture: GPUTexture;
+  /** Layers per slice. */
+  bands: number;
+}
+
+/** Sizes of the output texture of an M × N product with `slices` slices. */
+function productSize(rows: number, cols: number, slices: number): [number, number, number, number] {
+  const bands = Math.ceil(rows / C_BAND_ROWS);
+  return [texelsOf(cols), Math.min(rows, C_BAND_ROWS), bands * slices, bands];
+}
+
+/** Whether the output texture of an M × N product with `slices` slices fits the device. */
+export function fitsProduct(rt: Runtime, rows: number, cols: number, slices: number): boolean {
+  const [width, height, layers] = productSize(rows, cols, slices);
+  return fitsTexture(rt, width, height, layers);
+}
+
+/** A pooled texture for C of an M × N product with `slices` slices. */
+export function acquireProduct(rt: Runtime, rows: number, cols: number, slices: number): ProductTexture {
+  const [width, height, layers, bands] = productSize(rows, cols, slices);
+  return { texture: acquirePacked(rt, width, height, layers), bands };
 }
 
 /** Whether a buffer of `floats` floats fits one linear staging texture. */
