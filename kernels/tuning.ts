@@ -105,7 +105,9 @@ export async function tuneGemmFamily(rt: Runtime, options: TuningOptions = {}): 
   });
   const [a, b, out] = [operand(), operand(), operand()];
   const ms: Partial<Record<GemmFamily, number>> = {};
-  for (const family of GEMM_FAMILIES) ms[family] = await msPerCall(rt, () => matmul(rt, out, a, b, {}, null, family));
+  for (const family of GEMM_FAMILIES) {
+    ms[family] = await msPerCall(rt, () => matmul(rt, out, a, b, {}, null, family));
+  }
   for (const t of [a, b, out]) rt.release(t.buffer);
   const family = GEMM_FAMILIES.reduce((best, f) => (ms[f]! < ms[best]! ? f : best));
   setGemmFamily(rt, family);
