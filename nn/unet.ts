@@ -38,9 +38,9 @@ export interface UNetConfig {
   /** Groups of every GroupNorm (`norm_groups`). */
   normGroups: number;
   /** Channel multiplier per resolution level (`channel_mults`). */
-  channelMults: number[];
+  channelMults: readonly number[];
   /** Feature-map sizes that get self-attention (`attn_res`). */
-  attnRes: number[];
+  attnRes: readonly number[];
   /** Residual blocks per level (`res_blocks`). */
   resBlocks: number;
   /** Dropout in the second conv block of each residual block. */
