@@ -11,10 +11,10 @@
  * (`packImage`), so `readA` is one `textureLoad` at (x·stride + tx, y·stride + ty) of the window's
  * tap (tx, ty) with no bounds checks — padding reads the border. Weights are packed per call; the
  * bias is read once per column texel. `conv2dPlaceSource` moves C (pixels × channels) into NCHW.
- * Input-grad runs this same kernel once per stride phase
- * (y mod s, x mod s): within a phase the contributing kernel rows ky ≡ (y+p) mod s are fixed, so it
- * is an ordinary stride-1 correlation of dY with those taps flipped, written to every s-th output
- * pixel — no multiplications by inserted zeros.
+ * Input-grad runs this same kernel once per stride phase (y mod s, x mod s): within a phase the
+ * contributing kernel rows ky ≡ (y+p) mod s are fixed, so it is an ordinary stride-1 correlation
+ * of dY with those taps flipped, written to every s-th output pixel — no multiplications by
+ * inserted zeros.
  * workgroup-tiled: one kernel reads the NCHW buffers directly and covers both directions with
  * the input coordinate (y·scale + ky·tapSign + shift) / divisor, valid when exact and in range:
  * forward (s, +1, −p, 1), input-grad (1, −1, p, s).
@@ -64,7 +64,8 @@ fn aRow(m: u32, z: u32) -> ARow {
   let lx = m % p.latticeWidth;
   let rest = m / p.latticeWidth;
   let ly = rest % p.latticeHeight;
-  return ARow(lx * p.inputStride + p.inputX, ly * p.inputStride + p.inputY, (rest / p.latticeHeight) * p.channelSteps);
+  let layer = (rest / p.latticeHeight) * p.channelSteps;
+  return ARow(lx * p.inputStride + p.inputX, ly * p.inputStride + p.inputY, layer);
 }
 struct BCol { n4: u32, bias: vec4f }
 fn bCol(n4: u32, z: u32) -> BCol {

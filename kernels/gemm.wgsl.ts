@@ -19,8 +19,9 @@
  * - Writing C to its storage buffer from the kernel made 85% of the compile time (each storage store
  *   becomes a loop over the SIMD lanes; 32 × 32 took 15 s to compile). The kernel stores C as texels
  *   of a texture instead (6 s), and a small pass per op copies them to their place.
- * - Operand texels must be laid out so that one K step of all lanes reads neighbouring texels:
- *   A as texel (m, k/4), not (k/4, m), which ran at half speed once K reached 1024.
+ * - Operand texels are laid out so that one K step of all lanes reads neighbouring texels: A as
+ *   texel (m, k/4). As (k/4, m) it ran at half speed at K = 1024, its rows 4 KiB apart falling into
+ *   the same cache sets. (Packed textures also never have power-of-two sizes; see `pack.ts`.)
  * - Workgroups of one SIMD vector (8 invocations) were as fast as 8 × 8 and leave more of them
  *   for small problems.
  *
@@ -154,15 +155,25 @@ function lines(count: number, line: (i: number) => string): string {
 export function registerTiledMain(lanes: LaneAxis): string {
   const rows = REGISTER_ROWS;
   const cols = REGISTER_COL_TEXELS;
-  const tile = (f: (i: number, j: number) => string): string =>
+  const tile = (f: (r: number, j: number) => string): string =>
     lines(rows * cols, (x) => f(Math.floor(x / cols), x % cols));
-  const chain = (i: number, j: number): string => {
-    let sum = `acc${i}_${j}`;
-    for (const [r, component] of ["w", "z", "y", "x"].entries()) {
-      sum = `fma(vec4f(a.${component}), b${3 - r}_${j}, ${sum})`;
+  // acc = a.x·b0 + a.y·b1 + a.z·b2 + a.w·b3 + acc, innermost first.
+  const chain = (r: number, j: number): string => {
+    let sum = `acc${r}_${j}`;
+    for (const [k, component] of ["w", "z", "y", "x"].entries()) {
+      sum = `fma(vec4f(a.${component}), b${3 - k}_${j}, ${sum})`;
     }
     return sum;
   };
+  const loadB = lines(4 * cols, (x) => {
+    const [r, j] = [Math.floor(x / cols), x % cols];
+    return `let b${r}_${j} = readB(col${j}, seg, i, ${r}u);`;
+  });
+  const accumulate = lines(rows, (r) =>
+    `{
+        let a = readA(row${r}, seg, i);
+        ${lines(cols, (j) => `acc${r}_${j} = ${chain(r, j)};`)}
+      }`);
   return wgsl`
 ${cTexelSource("write", 1)}
 
@@ -176,28 +187,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let m0 = gid.y * ${rows}u;
   let n40 = gid.x * ${cols}u;
 #endif
-  ${lines(rows, (i) => `let row${i} = aRow(m0 + ${i}u, z);`)}
+  ${lines(rows, (r) => `let row${r} = aRow(m0 + ${r}u, z);`)}
   ${lines(cols, (j) => `let col${j} = bCol(n40 + ${j}u, z);`)}
-  ${tile((i, j) => `var acc${i}_${j} = vec4f();`)}
+  ${tile((r, j) => `var acc${r}_${j} = vec4f();`)}
   let segments = kRange(z);
   for (var s = segments.x; s < segments.y; s++) {
     let seg = kSegment(s, z);
     for (var i = 0u; i < seg.steps; i++) {
-      ${
-    lines(4 * cols, (x) =>
-      `let b${Math.floor(x / cols)}_${x % cols} = readB(col${x % cols}, seg, i, ${Math.floor(x / cols)}u);`)
-  }
-      ${
-    lines(rows, (i) =>
-      `{
-        let a = readA(row${i}, seg, i);
-        ${lines(cols, (j) => `acc${i}_${j} = ${chain(i, j)};`)}
-      }`)
-  }
+      ${loadB}
+      ${accumulate}
     }
   }
   let bands = cBands();
-  ${tile((i, j) => `storeC(m0 + ${i}u, n40 + ${j}u, z, bands, finish(row${i}, col${j}, acc${i}_${j}));`)}
+  ${tile((r, j) => `storeC(m0 + ${r}u, n40 + ${j}u, z, bands, finish(row${r}, col${j}, acc${r}_${j}));`)}
 }
 `;
 }
