@@ -9,7 +9,9 @@ import {
   conv2dInputGradReference,
   conv2dReference,
   conv2dWeightGradReference,
+  matmulReference,
 } from "../helpers/gemm_reference.ts";
+import { matmul } from "../../kernels/matmul.ts";
 
 interface Case {
   x: [number, number, number, number];
@@ -84,3 +86,24 @@ for (const family of GEMM_FAMILIES) {
     },
   );
 }
+
+Deno.test("conv2d and matmul read persistent operands whose size ends inside a texel", gpuTest, async () => {
+  await withRuntime(async (rt) => {
+    // 5·3·3·3 = 135 floats: a persistent buffer of 540 bytes, so staging copies its last 3 floats apart.
+    const x = randomHost([1, 3, 5, 7], 91);
+    const w = randomHost([5, 3, 3, 3], 92);
+    const weight = Tensor.fromArray(Float32Array.from(w.data), w.shape, { persistent: true });
+    const input = upload(x);
+    const out = Tensor.empty([1, 5, 5, 7]);
+    conv2d(rt, out, input, weight, null, { padding: 1 }, "register-tiled");
+    assertClose(await out.read(), conv2dReference(x, w, null, 1, 1).data, 1e-4, "persistent conv weight");
+    const a = randomHost([3, 45], 93);
+    const matrix = Tensor.fromArray(Float32Array.from(a.data), a.shape, { persistent: true });
+    const b = randomHost([45, 6], 94);
+    const product = Tensor.empty([3, 6]);
+    const bt = upload(b);
+    matmul(rt, product, matrix, bt, {}, null, "register-tiled");
+    assertClose(await product.read(), matmulReference(a, b).data, 1e-4, "persistent matmul operand");
+    for (const t of [weight, input, out, matrix, bt, product]) t.dispose();
+  });
+});
