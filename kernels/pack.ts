@@ -121,7 +121,10 @@ function stageLinear(rt: Runtime, buffer: GPUBuffer, floats: number): GPUTexture
   return texture;
 }
 
-/** Stages `buffer`, runs the pack kernel over `width` × `height` × `layers` texels of `texture`, frees the staging. */
+/**
+ * Stages `buffer`, runs the pack kernel over `width` × `height` × `layers` texels of `texture`
+ * (`transposed`: the kernel's gid.x runs over rows), and frees the staging.
+ */
 function dispatchPack(
   rt: Runtime,
   name: string,
@@ -131,13 +134,15 @@ function dispatchPack(
   uniforms: Uniforms,
   buffer: GPUBuffer,
   floats: number,
+  transposed = false,
 ): void {
   const staged = stageLinear(rt, buffer, floats);
+  const [x, y] = transposed ? [height, width] : [width, height];
   rt.dispatch({
     pipeline: rt.pipeline(name, {}, source),
     uniforms,
     bindings: [arrayView(texture), staged.createView()],
-    workgroups: [Math.ceil(width / PACK_SIDE), Math.ceil(height / PACK_SIDE), layers],
+    workgroups: [Math.ceil(x / PACK_SIDE), Math.ceil(y / PACK_SIDE), layers],
   });
   rt.releaseTexture(staged);
 }
@@ -304,19 +309,9 @@ export function packPixels(rt: Runtime, image: ImageSource): GPUTexture {
   const pixelTexels = texelsOf(image.width);
   const size: [number, number, number] = [image.channels, image.height * pixelTexels, image.samples];
   const texture = acquirePacked(rt, ...size);
-  const uniforms = new Uniforms().u32(size[0], size[1], image.channels, image.height).u32(
-    image.width,
-    pixelTexels,
-  );
-  dispatchPack(
-    rt,
-    "pack-pixels",
-    packPixelsSource,
-    texture,
-    size,
-    uniforms,
-    image.buffer,
-    imageFloats(image),
-  );
+  const uniforms = new Uniforms().u32(size[0], size[1], image.channels, image.height)
+    .u32(image.width, pixelTexels);
+  const floats = imageFloats(image);
+  dispatchPack(rt, "pack-pixels", packPixelsSource, texture, size, uniforms, image.buffer, floats, true);
   return texture;
 }

@@ -150,7 +150,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 /**
  * The output gradient dY [N, C, OH, OW] as the weight-grad GEMM's A: layer n, texel
- * (c, oy·OW4 + ox4) holds dY[n][c][oy][4ox4 … 4ox4+3], zero past OW.
+ * (c, oy·OW4 + ox4) holds dY[n][c][oy][4ox4 … 4ox4+3], zero past OW. Invocations run along the
+ * texel rows (gid.x) so that neighbouring lanes read neighbouring source texels (~20% faster than
+ * along channels).
  */
 export function packPixelsSource(): string {
   return wgsl`
@@ -163,16 +165,17 @@ ${linearSource}
 
 @compute @workgroup_size(${PACK_SIDE}, ${PACK_SIDE})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  if (gid.x >= p.width || gid.y >= p.height) { return; }
-  let y = gid.y / p.pixelTexels;
-  let x = vec4u(4u * (gid.y % p.pixelTexels)) + vec4u(0u, 1u, 2u, 3u);
-  let inside = x < vec4u(p.imageWidth) & vec4<bool>(gid.x < p.channels);
-  var texel = vec4f();
+  let texel = vec2u(gid.y, gid.x);
+  if (texel.x >= p.width || texel.y >= p.height) { return; }
+  let y = texel.y / p.pixelTexels;
+  let x = vec4u(4u * (texel.y % p.pixelTexels)) + vec4u(0u, 1u, 2u, 3u);
+  let inside = x < vec4u(p.imageWidth) & vec4<bool>(texel.x < p.channels);
+  var value = vec4f();
   if (inside.x) {
-    let run = sourceRun(((gid.z * p.channels + gid.x) * p.imageHeight + y) * p.imageWidth + x.x, 1u);
-    texel = select(vec4f(), run, inside);
+    let run = sourceRun(((gid.z * p.channels + texel.x) * p.imageHeight + y) * p.imageWidth + x.x, 1u);
+    value = select(vec4f(), run, inside);
   }
-  textureStore(packed, gid.xy, gid.z, texel);
+  textureStore(packed, texel, gid.z, value);
 }
 `;
 }
