@@ -72,9 +72,13 @@ async function kernelSection(rt: Runtime, args: Args): Promise<BenchSection> {
   }
   if (args.tfjs && cases.length > 0) {
     await initTfjs();
-    // tfjs runs at ~1 GFLOP/s here: one or two extra calls already make a long submit.
+    // tfjs runs at ~1 GFLOP/s here: one or two extra calls already make a long submit. Each case
+    // is timed in sr3 again right after it, so the ratio compares runs minutes apart at most.
     const options = { repeats: Math.min(args.repeats, 3), targetMs: 1000, maxExtra: 2 };
-    for (const [i, c] of cases.entries()) rows[i]!.tfjsMs = await timeTfjs(c, options);
+    for (const [i, c] of cases.entries()) {
+      rows[i]!.tfjsMs = await timeTfjs(c, options);
+      rows[i]!.sr3Ms = Math.min(rows[i]!.sr3Ms, await timeSr3(rt, c, { repeats: args.repeats }));
+    }
   }
   return { title: "GEMM and conv2d (3×3, stride 1, padding 1, batch 1)", rows };
 }
