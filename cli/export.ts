@@ -6,7 +6,18 @@
 import { Command } from "@commander-js/extra-typings";
 import { exportTiles } from "../data/export.ts";
 import { ProgressLine } from "../data/progress.ts";
-import { parseBands, parseNumber, parsePositiveInt, printJson, runCommand } from "./common.ts";
+import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { parseBands, parseIntList, parseNumber, parsePositiveInt, printJson, runCommand } from "./common.ts";
+
+/** Parses `x,y,width,height` in pixels. */
+function parseRegion(value: string): { x: number; y: number; width: number; height: number } {
+  const parts = parseIntList(value);
+  if (parts.length !== 4 || parts.some((p) => p < 0) || parts[2] === 0 || parts[3] === 0) {
+    throw new InvalidArgumentError(`"${value}" is not x,y,width,height in pixels.`);
+  }
+  const [x, y, width, height] = parts as [number, number, number, number];
+  return { x, y, width, height };
+}
 
 /** The `export` command. */
 export const exportCommand = new Command("export")
@@ -18,6 +29,11 @@ export const exportCommand = new Command("export")
   .option("--stride <n>", "step between chips (default: chip size)", parsePositiveInt)
   .option("--bands <list>", "1-based bands to export, e.g. 1,2,3 (default: all)", parseBands)
   .option("--max-nodata <fraction>", "skip chips with more nodata than this (0–1)", parseNumber, 0.5)
+  .option(
+    "--region <x,y,w,h>",
+    "cut chips only inside this pixel window (e.g. hold the rest back for evaluation)",
+    parseRegion,
+  )
   .option("--overwrite", "replace an existing output folder")
   .option("--json", "print the summary as JSON")
   .addHelpText(
@@ -25,7 +41,8 @@ export const exportCommand = new Command("export")
     `
 Examples:
   $ sr3 export naip.tif --out chips --chip-size 128
-  $ sr3 export naip.tif --lr landsat.tif --out pairs --chip-size 256 --stride 128 --bands 1,2,3`,
+  $ sr3 export naip.tif --lr landsat.tif --out pairs --chip-size 256 --stride 128 --bands 1,2,3
+  $ sr3 export naip.tif --out train --chip-size 64 --region 0,0,774,723   # hold the east edge back`,
   )
   .action((hr, options) =>
     runCommand("export", async () => {
@@ -38,6 +55,7 @@ Examples:
         stride: options.stride,
         bands: options.bands,
         maxNodata: options.maxNodata,
+        region: options.region,
         overwrite: options.overwrite,
         onProgress: (done, total) => {
           if (options.json) return;

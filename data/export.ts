@@ -30,6 +30,11 @@ export interface ExportTilesOptions {
   bands?: readonly number[];
   /** Chips with a larger fraction of nodata pixels (0–1) are skipped. Default 0.5. */
   maxNodata?: number;
+  /**
+   * Cut chips only inside this window of the high-resolution raster (pixels), e.g. to hold a region
+   * back for evaluation. Default: the whole raster.
+   */
+  region?: { x: number; y: number; width: number; height: number };
   /** Replace an existing output folder (atomically, at the end). Default false. */
   overwrite?: boolean;
   /** Called after each candidate chip with (done, total), for a progress bar. */
@@ -72,6 +77,8 @@ export interface DatasetManifest {
   pixelSize: [number, number] | null;
   /** Source files as given. */
   source: { hr: string; lr: string | null };
+  /** The window of the high-resolution raster chips were cut from, or null for all of it. */
+  region: { x: number; y: number; width: number; height: number } | null;
   /** Chips written and candidates skipped. */
   counts: { chips: number; candidates: number; skippedNodata: number; skippedOutsideLr: number };
   /** The nodata threshold used. */
@@ -211,9 +218,20 @@ export async function exportTiles(options: ExportTilesOptions): Promise<ExportSu
   try {
     const bands = checkBands(hrPath, hr.bandCount, options.bands);
     if (lr) checkBands(lr.path, lr.bandCount, bands);
-    if (hr.width < chipSize || hr.height < chipSize) {
+    const region = options.region ?? { x: 0, y: 0, width: hr.width, height: hr.height };
+    const { x: rx, y: ry, width: rw, height: rh } = region;
+    if (
+      ![rx, ry, rw, rh].every(Number.isInteger) || rx < 0 || ry < 0 || rx + rw > hr.width ||
+      ry + rh > hr.height
+    ) {
       throw new DataError(
-        `${hrPath}: raster of ${hr.width}×${hr.height} is smaller than one ${chipSize}×${chipSize} chip`,
+        `${hrPath}: region ${rx},${ry},${rw},${rh} does not lie inside the ${hr.width}×${hr.height} raster`,
+      );
+    }
+    if (rw < chipSize || rh < chipSize) {
+      throw new DataError(
+        `${hrPath}: ${options.region ? "region" : "raster"} of ${rw}×${rh} is smaller than one ` +
+          `${chipSize}×${chipSize} chip`,
       );
     }
     const pairing = lr ? pairRasters(hr, lr) : null;
@@ -224,8 +242,8 @@ export async function exportTiles(options: ExportTilesOptions): Promise<ExportSu
         }: chip size ${chipSize} and stride ${stride} must be multiples of the factor ${pairing.factor}`,
       );
     }
-    const xs = chipPositions(hr.width, chipSize, stride);
-    const ys = chipPositions(hr.height, chipSize, stride);
+    const xs = chipPositions(rw, chipSize, stride).map((x) => x + rx);
+    const ys = chipPositions(rh, chipSize, stride).map((y) => y + ry);
     const total = xs.length * ys.length;
     const lrSize = pairing ? chipSize / pairing.factor : 0;
     const insideLr = (x: number, y: number): boolean => {
@@ -324,6 +342,7 @@ export async function exportTiles(options: ExportTilesOptions): Promise<ExportSu
       crs: crsLabel(hr.geo),
       pixelSize: hr.geo ? [hr.geo.pixelSizeX, hr.geo.pixelSizeY] : null,
       source: { hr: hrPath, lr: lrPath ?? null },
+      region: options.region ?? null,
       counts: { chips: chips.length, candidates: total, skippedNodata, skippedOutsideLr },
       maxNodata,
       statistics,

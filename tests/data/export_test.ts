@@ -276,3 +276,32 @@ Deno.test("bad input: raster smaller than a chip, all nodata, band out of range,
     assert.equal(manifest.counts.chips, 4);
     assert.deepEqual(await listDir(dir), ["empty.tif", "taken"]);
   }));
+
+Deno.test("export: a region restricts chips to a pixel window; a region outside the raster is refused", async () => {
+  await withTempDir(async (dir) => {
+    const { manifest } = await exportTiles({
+      hrPath: RASTERS.naip4Band,
+      outDir: `${dir}/west`,
+      chipSize: 64,
+      region: { x: 0, y: 0, width: 774, height: 723 },
+    });
+    assert.deepEqual(manifest.region, { x: 0, y: 0, width: 774, height: 723 });
+    const json: DatasetManifest & { chips: { x: number; y: number }[] } = JSON.parse(
+      await Deno.readTextFile(`${dir}/west/dataset.json`),
+    );
+    assert.ok(json.chips.every((c) => c.x + 64 <= 774), "no chip crosses into the held-back east edge");
+    assert.equal(Math.max(...json.chips.map((c) => c.x)), 704);
+    await assert.rejects(
+      () =>
+        exportTiles({
+          hrPath: RASTERS.naip4Band,
+          outDir: `${dir}/bad`,
+          chipSize: 64,
+          region: { x: 900, y: 0, width: 100, height: 100 },
+        }),
+      (e: unknown) =>
+        e instanceof DataError &&
+        /region 900,0,100,100 does not lie inside the 934×723 raster/.test(e.message),
+    );
+  });
+});
