@@ -123,7 +123,7 @@ function stageLinear(rt: Runtime, buffer: GPUBuffer, floats: number): GPUTexture
 
 /**
  * Stages `buffer`, runs the pack kernel over `width` × `height` × `layers` texels of `texture`
- * (`transposed`: the kernel's gid.x runs over rows), and frees the staging.
+ * (`transposed`: the kernel's gid.x runs over texture rows), and frees the staging.
  */
 function dispatchPack(
   rt: Runtime,
@@ -174,13 +174,11 @@ export interface StridedMatrix {
 export function packRowsByDepth(rt: Runtime, a: StridedMatrix): GPUTexture {
   const size: [number, number, number] = [a.uCount, texelsOf(a.vCount), a.layers];
   const texture = acquirePacked(rt, ...size);
-  const uniforms = new Uniforms().u32(size[0], size[1], a.uCount, a.vCount).u32(
-    a.uStride,
-    a.vStride,
-    a.layerStride,
-    1,
-  );
-  dispatchPack(rt, "pack-matrix", packMatrixSource, texture, size, uniforms, a.buffer, a.floats);
+  // A step along x moves one row of A, a step along y four columns: walk the smaller stride.
+  const lanesAlongY = 4 * a.vStride < a.uStride;
+  const uniforms = new Uniforms().u32(size[0], size[1], a.uCount, a.vCount)
+    .u32(a.uStride, a.vStride, a.layerStride, 1, lanesAlongY ? 1 : 0);
+  dispatchPack(rt, "pack-matrix", packMatrixSource, texture, size, uniforms, a.buffer, a.floats, lanesAlongY);
   return texture;
 }
 
@@ -205,13 +203,11 @@ export function packColumnsByDepth(rt: Runtime, b: StridedMatrix): GPUTexture {
     );
     return texture;
   }
-  const uniforms = new Uniforms().u32(size[0], size[1], b.uCount, b.vCount).u32(
-    b.uStride,
-    b.vStride,
-    b.layerStride,
-    0,
-  );
-  dispatchPack(rt, "pack-matrix", packMatrixSource, texture, size, uniforms, b.buffer, b.floats);
+  // A step along x moves four columns of B, a step along y one row: walk the smaller stride.
+  const lanesAlongY = b.vStride < 4 * b.uStride;
+  const uniforms = new Uniforms().u32(size[0], size[1], b.uCount, b.vCount)
+    .u32(b.uStride, b.vStride, b.layerStride, 0, lanesAlongY ? 1 : 0);
+  dispatchPack(rt, "pack-matrix", packMatrixSource, texture, size, uniforms, b.buffer, b.floats, lanesAlongY);
   return texture;
 }
 
@@ -294,10 +290,22 @@ export function packConvWeights(rt: Runtime, w: ConvWeightLayout): GPUTexture {
   const texture = acquirePacked(rt, size[0], Math.max(1, rows));
   const uniforms = new Uniforms().u32(size[0], rows, w.outCount, w.innerCount, innerTexels)
     .u32(Math.max(1, w.tapsX), w.kernel)
-    .i32(w.kyBase, w.kyStep, w.kxBase, w.kxStep)
-    .u32(w.outStride, w.innerStride);
+    .i32(w.kyBase, w.kyStep, w.kxBase, w.kxStep);
+  // A step along x moves four GEMM output channels, one along y (mostly) one inner channel.
+  const lanesAlongY = w.innerStride < 4 * w.outStride;
+  uniforms.u32(w.outStride, w.innerStride, lanesAlongY ? 1 : 0);
   const floats = w.outCount * w.innerCount * w.kernel * w.kernel;
-  dispatchPack(rt, "pack-conv-weights", packConvWeightsSource, texture, size, uniforms, w.buffer, floats);
+  dispatchPack(
+    rt,
+    "pack-conv-weights",
+    packConvWeightsSource,
+    texture,
+    size,
+    uniforms,
+    w.buffer,
+    floats,
+    lanesAlongY,
+  );
   return texture;
 }
 
