@@ -30,6 +30,7 @@ export const trainCommand = new Command("train")
   .option("--resume", "continue the run in --out from its last checkpoint")
   .option("--epochs <n>", "epochs to train (default 1 unless --steps)", parsePositiveInt)
   .option("--steps <n>", "optimizer steps to train (overrides --epochs)", parsePositiveInt)
+  .option("--max-minutes <m>", "stop with a checkpoint after this many minutes", parseNumber)
   .option("--lr <rate>", "Adam learning rate", parseNumber, 1e-4)
   .option("--batch-size <n>", "chips per step", parsePositiveInt, 4)
   .option("--chip-size <n>", "training chip size (default: dataset.json's)", parsePositiveInt)
@@ -63,6 +64,7 @@ export const trainCommand = new Command("train")
   .option("--tensorboard <logdir>", "write TensorBoard event files here")
   .option("--log-every <n>", "read the loss and log every n steps", parsePositiveInt, 10)
   .option("--checkpoint-every <n>", "checkpoint every n steps", parsePositiveInt, 500)
+  .option("--keep-checkpoints <n>", "checkpoints kept on disk (newest)", parsePositiveInt, 2)
   .option(
     "--validate-every <n>",
     "validate (PSNR/SSIM, grid PNG) every n steps; 0 = never",
@@ -152,6 +154,7 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
       const result = await sr.fit(options.epochs, {
         outDir: options.out,
         steps: options.steps,
+        maxSeconds: options.maxMinutes === undefined ? undefined : options.maxMinutes * 60,
         lr: options.lr,
         loss: options.loss as "l1" | "l2",
         emaDecay: options.ema === false ? null : options.ema,
@@ -160,6 +163,7 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
         tensorboard: options.tensorboard,
         logEvery: options.logEvery,
         checkpointEvery: options.checkpointEvery,
+        keepCheckpoints: options.keepCheckpoints,
         validateEvery: options.validateEvery,
         validationSampling: {
           samplingType: options.samplingType as "ddim" | "ddpm" | "dpmpp",

@@ -37,12 +37,16 @@ export interface FitOptions {
   logEvery?: number;
   /** Checkpoint every this many steps (default 500; always at the end). */
   checkpointEvery?: number;
+  /** Checkpoints kept on disk, newest first (default 2; 1 is safe too: the new one is complete first). */
+  keepCheckpoints?: number;
   /** Validate every this many steps (default 1000; 0 = never). */
   validateEvery?: number;
   /** Validation chips sampled per validation (default 4). */
   validationChips?: number;
   /** Sampler settings of validation (default DDIM with 50 steps: fast enough to run often). */
   validationSampling?: SamplingSettings;
+  /** Stop (with a checkpoint) once training has run this long, in seconds. */
+  maxSeconds?: number;
   /** Stop after this many non-finite losses in a row (default 20). */
   maxNonFinite?: number;
   /** Print progress (default true). */
@@ -55,8 +59,11 @@ export interface FitOptions {
 export interface FitResult {
   /** Steps taken in total (including earlier runs). */
   step: number;
-  /** Why it stopped: finished, a signal (exit 130 for SIGINT, 143 for SIGTERM), or non-finite losses. */
-  stopped: "finished" | "SIGINT" | "SIGTERM" | "non-finite";
+  /**
+   * Why it stopped: the step budget was spent, the time limit was reached, a signal arrived (exit 130
+   * for SIGINT, 143 for SIGTERM), or too many non-finite losses in a row.
+   */
+  stopped: "finished" | "time-limit" | "SIGINT" | "SIGTERM" | "non-finite";
   /** Smoothed loss at the end. */
   loss: number | null;
 }
@@ -73,15 +80,18 @@ export interface FitHost {
   batchSize: number;
   /** The trainer (optimizer, EMA). */
   trainer: Trainer;
-  /** Writes a checkpoint of everything at the trainer's current step. */
-  checkpoint(outDir: string, lastLoss: number | null): Promise<void>;
+  /** Writes a checkpoint of everything at the trainer's current step, keeping the newest `keep`. */
+  checkpoint(outDir: string, lastLoss: number | null, keep: number): Promise<void>;
 }
 
 /** One line of train_log.jsonl. */
 interface LogLine {
+  /** Last step of the logging interval. */
   step: number;
   epoch: number;
+  /** Mean loss over the interval's steps. */
   loss: number;
+  /** Exponential moving average (0.9) of the interval means. */
   smoothedLoss: number;
   lr: number;
   itPerSecond: number | null;
@@ -143,6 +153,9 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
   let smoothed: number | null = history.length ? smoothLoss(history.map((h) => h.loss), 0.9).at(-1)! : null;
   let lastCheckpointStep = trainer.step;
   let rateStart = { time: performance.now(), step: trainer.step };
+  const deadline = options.maxSeconds === undefined
+    ? Infinity
+    : performance.now() + 1000 * options.maxSeconds;
 
   const writeCurve = async (): Promise<void> => {
     if (history.length < 2) return;
@@ -155,28 +168,30 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
       const batch = dataset.nextBatch(batchSize, trainer.randomSource);
       trainer.trainStep(batch);
       const step = trainer.step;
-      if (step % logEvery === 0 || step === target || signal) {
+      const outOfTime = performance.now() >= deadline;
+      if (step % logEvery === 0 || step === target || signal || outOfTime) {
         const report = await trainer.readLosses();
         const now = performance.now();
         const itPerSecond = (step - rateStart.step) / ((now - rateStart.time) / 1000);
         rateStart = { time: now, step };
-        const lines: string[] = [];
-        for (const { step: s, loss } of report.losses) {
-          if (!Number.isFinite(loss)) continue;
+        // One line per logging interval: the mean loss of its finite steps (per-step lines would make
+        // logs of long runs needlessly large; the GPU ring keeps every step's loss until this read).
+        const finite = report.losses.filter((l) => Number.isFinite(l.loss));
+        if (finite.length > 0) {
+          const loss = finite.reduce((sum, l) => sum + l.loss, 0) / finite.length;
           smoothed = smoothed === null ? loss : 0.9 * smoothed + 0.1 * loss;
-          history.push({ step: s, loss });
+          history.push({ step, loss });
           const line: LogLine = {
-            step: s,
+            step,
             epoch: dataset.state.epoch,
             loss,
             smoothedLoss: smoothed,
             lr: trainer.optimizer.lr,
-            itPerSecond: s === step ? itPerSecond : null,
+            itPerSecond,
             time: new Date().toISOString(),
           };
-          lines.push(JSON.stringify(line));
+          await Deno.writeTextFile(logPath, JSON.stringify(line) + "\n", { append: true });
         }
-        if (lines.length) await Deno.writeTextFile(logPath, lines.join("\n") + "\n", { append: true });
         tensorboard?.addScalars({ "train/loss": smoothed ?? NaN, "train/lr": trainer.optimizer.lr }, step);
         progress?.update(step, { epoch: dataset.state.epoch, loss: smoothed ?? NaN });
         if (report.consecutiveSkipped > 0) {
@@ -197,13 +212,13 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
       if (validateEvery > 0 && step % validateEvery === 0) {
         await validate(host, options, step, tensorboard, progress);
       }
-      if (signal || step % checkpointEvery === 0 || step === target) {
-        await host.checkpoint(options.outDir, smoothed);
+      if (signal || outOfTime || step % checkpointEvery === 0 || step === target) {
+        await host.checkpoint(options.outDir, smoothed, options.keepCheckpoints ?? 2);
         lastCheckpointStep = step;
         await writeCurve();
       }
-      if (signal) {
-        stopped = signal;
+      if (signal || outOfTime) {
+        stopped = signal ?? "time-limit";
         break;
       }
       // Let signal handlers run between steps.

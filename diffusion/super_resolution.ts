@@ -228,7 +228,7 @@ export class SuperResolution {
       dataset: data.dataset,
       batchSize: data.batchSize,
       trainer,
-      checkpoint: (dir, lastLoss) => this.checkpoint(dir, lastLoss),
+      checkpoint: (dir, lastLoss, keep) => this.checkpoint(dir, lastLoss, keep),
     }, { ...options, outDir, epochs });
   }
 
@@ -339,7 +339,7 @@ export class SuperResolution {
     return this.data;
   }
 
-  private async checkpoint(dir: string, lastLoss: number | null): Promise<void> {
+  private async checkpoint(dir: string, lastLoss: number | null, keep = 2): Promise<void> {
     const trainer = this.trainerInstance;
     const weights = await readParameters(this.model);
     let ema: Map<string, NamedArray> | null = null;
@@ -383,7 +383,7 @@ export class SuperResolution {
       ema,
       optimizer,
       state: state as unknown as Record<string, unknown> | null,
-    });
+    }, keep);
     this.definition = await readModelDefinition(dir);
   }
 }

@@ -95,7 +95,7 @@ Deno.test("save → load gives identical predictions; resume continues the run e
     const b = await resumed.predictNoise(input, [2, 6, 16, 16], levels);
     assert.deepEqual(b, a, "resumed weights equal uninterrupted weights bit for bit");
     const log = (await Deno.readTextFile(`${dir}/resumed/train_log.jsonl`)).trim().split("\n");
-    assert.deepEqual(log.map((l) => JSON.parse(l).step), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual(log.map((l) => JSON.parse(l).step), [5, 10, 15, 20]);
 
     // A saved model loads for inference (EMA weights) and predicts what the trained object predicts with them.
     await straight.save(`${dir}/saved`);
