@@ -71,6 +71,7 @@ export {
   type SamplerName,
   type SamplingPlan,
 } from "./diffusion/samplers/mod.ts";
+export type { UpdateCoefficients } from "./kernels/diffusion.ts";
 export { closedFormDenoiser, unetDenoiser } from "./diffusion/denoisers.ts";
 
 // Model
@@ -88,6 +89,7 @@ export {
   validateConfig,
 } from "./nn/unet.ts";
 export { type HostParameter, Module } from "./nn/module.ts";
+export type { ForwardOptions } from "./nn/layers.ts";
 
 // Tensors, autodiff, ops, optimizers
 export { getRuntime, initRuntime, setRuntime, Tensor, type TensorOptions, tidy } from "./nn/tensor.ts";
@@ -110,10 +112,30 @@ export {
 } from "./kernels/runtime.ts";
 export { DeviceError, ShapeError } from "./kernels/errors.ts";
 export type { TensorRef } from "./kernels/shapes.ts";
+export type { KernelTime } from "./kernels/profiler.ts";
 export { SR3_VERSION } from "./kernels/version.ts";
 
 // Geodata, metrics, monitoring
 export * from "./data/mod.ts";
-export { readEventFile, type TensorBoardEntry, TensorBoardWriter } from "./data/tensorboard.ts";
-export { imageGrid, plotLossCurve } from "./data/plot.ts";
-export { ProgressLine } from "./data/progress.ts";
+export {
+  type EventImage,
+  readEventFile,
+  type TensorBoardEntry,
+  TensorBoardWriter,
+  type TensorBoardWriterOptions,
+} from "./data/tensorboard.ts";
+export {
+  imageGrid,
+  type ImageGridOptions,
+  type LossCurveOptions,
+  type LossPoint,
+  plotLossCurve,
+} from "./data/plot.ts";
+export type { RgbaCanvas } from "./data/draw.ts";
+export {
+  ProgressLine,
+  type ProgressOptions,
+  type ProgressSnapshot,
+  type ProgressStream,
+  type ProgressValues,
+} from "./data/progress.ts";

@@ -332,6 +332,7 @@ export class SuperResolution {
     this.model.dispose();
   }
 
+  /** The data, or a DataError naming the call that needs it. */
   private requireData(what: string): SuperResolutionData {
     if (!this.data) {
       throw new DataError(`${what} needs data: pass prepareData(...) to SuperResolution.fromModel()`);
@@ -339,6 +340,7 @@ export class SuperResolution {
     return this.data;
   }
 
+  /** Writes weights, EMA, optimizer, trainer and data state, and model.json, keeping `keep` checkpoints. */
   private async checkpoint(dir: string, lastLoss: number | null, keep = 2): Promise<void> {
     const trainer = this.trainerInstance;
     const weights = await readParameters(this.model);

@@ -6,7 +6,10 @@
 
 /** No usable WebGPU device, a lost device, or a kernel that failed to compile or validate. */
 export class DeviceError extends Error {
-  /** @param message one sentence saying what failed and what to do about it */
+  /**
+   * A device error.
+   * @param message one sentence saying what failed and what to do about it
+   */
   constructor(message: string) {
     super(message);
     this.name = "DeviceError";
@@ -15,7 +18,10 @@ export class DeviceError extends Error {
 
 /** Tensor shapes that do not fit an operation; raised before any GPU work is queued. */
 export class ShapeError extends Error {
-  /** @param message names the operation and both shapes */
+  /**
+   * A shape error.
+   * @param message names the operation and both shapes
+   */
   constructor(message: string) {
     super(message);
     this.name = "ShapeError";

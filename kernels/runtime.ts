@@ -115,6 +115,7 @@ export class Uniforms {
     }
   }
 
+  /** Appends one word, checking that integer kinds get integers. */
   private push(value: number, kind: "u32" | "i32" | "f32"): void {
     if (kind !== "f32" && !Number.isInteger(value)) {
       throw new RangeError(`uniform ${kind} must be an integer, got ${value}`);
@@ -588,10 +589,12 @@ export class Runtime {
     this.device.destroy();
   }
 
+  /** Bytes the runtime holds on the device now. */
   private allocated(): number {
     return this.live + this.pooled + this.persistentTotal + this.textureTotal;
   }
 
+  /** Raises the peak counters to the current allocation. */
   private updatePeaks(): void {
     this.peakAllocated = Math.max(this.peakAllocated, this.allocated());
     this.peakLive = Math.max(this.peakLive, this.live + this.persistentTotal);
@@ -604,6 +607,7 @@ export class Runtime {
     return layout;
   }
 
+  /** The open command encoder, created (inside a validation error scope) on first use. */
   private openEncoder(): GPUCommandEncoder {
     if (!this.encoder) {
       this.device.pushErrorScope("validation");
@@ -612,11 +616,13 @@ export class Runtime {
     return this.encoder;
   }
 
+  /** The open compute pass, begun on first use. */
   private openPass(): GPUComputePassEncoder {
     if (!this.pass) this.pass = this.openEncoder().beginComputePass();
     return this.pass;
   }
 
+  /** Ends the open compute pass, if any (copies cannot run inside one). */
   private closePass(): void {
     if (this.pass) {
       this.pass.end();
@@ -624,6 +630,7 @@ export class Runtime {
     }
   }
 
+  /** Remembers the first error an error scope reports, to rethrow at the next sync. */
   private watch(scope: Promise<GPUError | null>, what: string): void {
     this.errorChecks.push(scope.then((error) => {
       if (error && !this.deferredError) {
@@ -632,6 +639,7 @@ export class Runtime {
     }));
   }
 
+  /** Waits for pending error scopes and rethrows the first deferred error. */
   private async checkErrors(): Promise<void> {
     const pending = this.errorChecks.splice(0);
     await Promise.all(pending);
@@ -642,6 +650,7 @@ export class Runtime {
     }
   }
 
+  /** Fails fast on a destroyed runtime or a lost device. @throws {DeviceError} */
   private assertUsable(): void {
     if (this.destroyed) throw new DeviceError("this sr3 runtime was destroyed; create a new one");
     if (this.lostReason) throw new DeviceError(`the GPU device was lost (${this.lostReason})`);

@@ -186,6 +186,7 @@ export class Tensor {
     return `Tensor${formatShape(this.shape)}${this.name ? ` ${this.name}` : ""}`;
   }
 
+  /** The storage, or a DeviceError when this tensor was disposed. */
   private live(): Storage {
     if (!this.storage) throw new DeviceError(`${this.name ?? "a tensor"} was used after dispose()`);
     return this.storage;

@@ -130,7 +130,7 @@ export function configWarnings(config: UNetConfig): string[] {
   return warnings;
 }
 
-/** @throws {RangeError} on knobs that cannot build a UNet. */
+/** Checks that the knobs can build a UNet. @throws {RangeError} naming the first bad knob */
 export function validateConfig(config: UNetConfig): void {
   const fail = (message: string): never => {
     throw new RangeError(`invalid UNet configuration: ${message}`);
