@@ -1,0 +1,293 @@
+/**
+ * Model-level benchmarks for `deno task bench`: the SR3 UNet's training and sampling steps next to
+ * PyTorch on the same CPU (when Debian's python3-torch is installed), GPU→CPU syncs inside the hot
+ * loops, peak memory of a training step against what it must hold, and the samplers' speed and
+ * quality on the bundled model's validation chips.
+ * @module
+ */
+import { prepareData, SuperResolution } from "../diffusion/super_resolution.ts";
+import { readModelDefinition } from "../diffusion/model_dir.ts";
+import { Trainer } from "../diffusion/trainer.ts";
+import { buildSchedule } from "../diffusion/schedule.ts";
+import { sampleValidation, scoreBatches } from "../diffusion/evaluate.ts";
+import { exportTiles } from "../data/export.ts";
+import type { Batch } from "../data/dataset.ts";
+import type { Runtime } from "../kernels/runtime.ts";
+import { backward, noGrad } from "../nn/autodiff.ts";
+import { Tensor, tidy } from "../nn/tensor.ts";
+import { type PresetName, UNet, type UNetConfig, unetConfig } from "../nn/unet.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+
+/** A printed table: a title, column names and rows of cells. */
+export interface Table {
+  /** Heading. */
+  title: string;
+  /** Column names. */
+  columns: string[];
+  /** Rows of cells. */
+  rows: string[][];
+  /** Lines printed under the table. */
+  notes?: string[];
+}
+
+/** Prints a table with right-aligned numbers. */
+export function printTable(table: Table): void {
+  const all = [table.columns, ...table.rows];
+  const widths = table.columns.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  console.log(table.title);
+  for (const row of all) {
+    console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "));
+  }
+  for (const note of table.notes ?? []) console.log(note);
+  console.log();
+}
+
+function syntheticBatch(config: UNetConfig, batch: number): Batch {
+  const size = config.imageSize;
+  const n = batch * config.bands * size * size;
+  const wave = (i: number): number => Math.sin(i * 0.37) * 0.8;
+  return {
+    hr: Float32Array.from({ length: n }, (_, i) => wave(i)),
+    lrUp: Float32Array.from({ length: n }, (_, i) => wave(i + 3)),
+    lr: new Float32Array(n / 16),
+    mask: new Float32Array(batch * size * size).fill(1),
+    shape: {
+      batch,
+      channels: config.bands,
+      height: size,
+      width: size,
+      lrHeight: size / 4,
+      lrWidth: size / 4,
+    },
+    names: [],
+  };
+}
+
+/** Median of `runs` timings of `body`, each ended by a GPU sync, after `warmup` untimed runs. */
+async function medianMs(rt: Runtime, body: () => void, runs: number, warmup = 2): Promise<number> {
+  for (let i = 0; i < warmup; i++) body();
+  await rt.sync();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    body();
+    await rt.sync();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+interface TorchTimes {
+  train_step_ms: number;
+  sample_step_ms: number;
+  blas: string;
+  torch: string;
+}
+
+async function torchTimes(blas: "reference" | "openblas"): Promise<TorchTimes | null> {
+  try {
+    const command = new Deno.Command("/usr/bin/python3", {
+      args: [`${root}bench/torch_unet.py`, "--config", "tiny", "--blas", blas],
+      stdout: "piped",
+      stderr: "null",
+    });
+    const { code, stdout } = await command.output();
+    if (code !== 0) return null;
+    const line = new TextDecoder().decode(stdout).trim().split("\n").at(-1)!;
+    return JSON.parse(line) as TorchTimes;
+  } catch {
+    return null;
+  }
+}
+
+/** Training and sampling step of the tiny preset (reference style, batch 1, 32×32), sr3 vs PyTorch CPU. */
+export async function stepTable(rt: Runtime): Promise<Table> {
+  const config = unetConfig("tiny", { blockStyle: "reference", imageSize: 32 });
+  const model = UNet.create(config, 0);
+  const schedule = buildSchedule({ schedule: "linear", nTimestep: 2000, linearStart: 1e-6, linearEnd: 1e-2 });
+  const trainer = new Trainer(model, schedule, { gradClip: null });
+  const batch = syntheticBatch(config, 1);
+  const readsBefore = rt.counters().readbacks;
+  const trainMs = await medianMs(rt, () => trainer.trainStep(batch), 10);
+  const trainReads = rt.counters().readbacks - readsBefore;
+  const input = Tensor.fromArray(new Float32Array(6 * 32 * 32).fill(0.1), [1, 6, 32, 32]);
+  const levels = Tensor.fromArray([0.5], [1]);
+  model.setTraining(false);
+  const sampleMs = await medianMs(rt, () => noGrad(() => tidy(() => void model.forward(input, levels))), 10);
+  trainer.dispose();
+  model.dispose();
+  const [reference, openblas] = [await torchTimes("reference"), await torchTimes("openblas")];
+  const rows = [["sr3 (WebGPU)", trainMs.toFixed(0), sampleMs.toFixed(0), "", ""]];
+  for (
+    const [name, t] of [["PyTorch CPU, Debian reference BLAS", reference], [
+      "PyTorch CPU, OpenBLAS",
+      openblas,
+    ]] as const
+  ) {
+    if (!t) continue;
+    rows.push([
+      `${name} (${t.torch})`,
+      t.train_step_ms.toFixed(0),
+      t.sample_step_ms.toFixed(0),
+      `${(trainMs / t.train_step_ms).toFixed(2)}×`,
+      `${(sampleMs / t.sample_step_ms).toFixed(2)}×`,
+    ]);
+  }
+  return {
+    title: "SR3 UNet, tiny preset (reference style, 2,633,955 parameters), batch 1, 32×32 HR",
+    columns: ["", "train step ms", "sample step ms", "sr3/this train", "sr3/this sample"],
+    rows,
+    notes: [
+      `GPU→CPU readbacks during 12 training steps: ${trainReads} (losses stay on the GPU until a logging interval)`,
+      reference || openblas
+        ? "PyTorch: bench/torch_unet.py, the reference UNet in float32, median of 20 runs, 2 threads"
+        : "PyTorch not measured: install Debian's python3-torch to add it",
+    ],
+  };
+}
+
+/** Bytes of one tensor list. */
+const bytesOf = (tensors: readonly Tensor[]): number => tensors.reduce((n, t) => n + 4 * t.size, 0);
+
+/** Peak device memory of a training step against parameters + optimizer state + saved activations. */
+export async function memoryTable(rt: Runtime): Promise<Table> {
+  const rows: string[][] = [];
+  const cases: [PresetName, number][] = [["tiny", 32], ["arcgis", 64]];
+  for (const [preset, imageSize] of cases) {
+    const config = unetConfig(preset, { imageSize, attnRes: preset === "arcgis" ? [16] : [8] });
+    // Values do not change memory; skipping orthogonal init keeps the 141M-parameter case quick.
+    const model = UNet.createUninitialized(config);
+    const schedule = buildSchedule({
+      schedule: "linear",
+      nTimestep: 2000,
+      linearStart: 1e-6,
+      linearEnd: 1e-2,
+    });
+    const trainer = new Trainer(model, schedule, {});
+    const batch = syntheticBatch(config, 1);
+    trainer.trainStep(batch);
+    await rt.sync();
+    rt.trimPool();
+    // Saved activations: what a forward pass with the tape keeps alive until its backward.
+    const persistent = rt.memory().persistentBytes;
+    const liveBefore = rt.memory().liveBytes;
+    let activations = 0;
+    tidy(() => {
+      const x = Tensor.fromArray(new Float32Array(2 * config.bands * imageSize * imageSize), [
+        1,
+        2 * config.bands,
+        imageSize,
+        imageSize,
+      ]);
+      const y = model.forward(x, Tensor.fromArray([0.5], [1]));
+      activations = rt.memory().liveBytes - liveBefore;
+      backward(y, Tensor.full(y.shape, 1e-3));
+      trainer.optimizer.zeroGrad();
+    });
+    await rt.sync();
+    rt.trimPool();
+    rt.resetPeak();
+    trainer.trainStep(batch);
+    await rt.sync();
+    const peak = rt.memory().peakAllocatedBytes;
+    const params = bytesOf(model.parameters());
+    const needed = persistent + activations;
+    rows.push([
+      `${preset} (${imageSize}×${imageSize})`,
+      mib(params),
+      mib(persistent - params),
+      mib(activations),
+      mib(peak),
+      `${(peak / needed).toFixed(2)}×`,
+    ]);
+    trainer.dispose();
+    model.dispose();
+    rt.trimPool();
+  }
+  return {
+    title: "Peak device memory of one training step (batch 1)",
+    columns: [
+      "preset",
+      "parameters",
+      "Adam + EMA + ring",
+      "saved activations",
+      "peak in step",
+      "peak / needed",
+    ],
+    rows,
+    notes: [
+      "needed = parameters + optimizer/EMA state + activations saved for backward; arcgis at 64×64 keeps the run short",
+    ],
+  };
+}
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** Speed and quality of every sampler on validation chips of the bundled model's training scene. */
+export async function samplerTable(
+  rt: Runtime,
+  options: { chips?: number; ddpm?: boolean } = {},
+): Promise<Table> {
+  const modelDir = `${root}models/naip-x4`;
+  const definition = await readModelDefinition(modelDir);
+  const dir = await Deno.makeTempDir();
+  await exportTiles({
+    hrPath: `${root}testdata/opengeos-naip/m_4709963_se_14_1_20200831.tif`,
+    outDir: `${dir}/chips`,
+    chipSize: definition.unet.imageSize,
+    bands: [0, 1, 2],
+    region: { x: 0, y: 0, width: 774, height: 723 },
+  });
+  const data = await prepareData(`${dir}/chips`, {
+    downsampleFactor: definition.downsampleFactor,
+    normalization: definition.normalization,
+    batchSize: 16,
+    valSplitPct: 10,
+    seed: definition.training?.seed ?? 0,
+  });
+  const sr = await SuperResolution.fromModel(modelDir, data, { resume: false });
+  const chips = options.chips ?? 32;
+  const runs: [string, "ddim" | "ddpm" | "dpmpp", number | undefined][] = [
+    ["DDIM", "ddim", 200],
+    ["DDIM", "ddim", 50],
+    ["DPM-Solver++(2M)", "dpmpp", 20],
+    ["DPM-Solver++(2M)", "dpmpp", 10],
+  ];
+  if (options.ddpm) runs.push(["DDPM", "ddpm", undefined]);
+  const rows: string[][] = [];
+  let bicubic: string[] | null = null;
+  for (const [name, samplingType, steps] of runs) {
+    const reads = rt.counters().readbacks;
+    const start = performance.now();
+    const batches = await sampleValidation(sr.model, sr.schedule, data.dataset, {
+      samplingType,
+      nTimestep: steps,
+      seed: 1,
+      maxChips: chips,
+      batchSize: 16,
+    });
+    const seconds = (performance.now() - start) / 1000;
+    const readsPerCall = (rt.counters().readbacks - reads) / batches.length;
+    const score = scoreBatches(batches, name);
+    rows.push([
+      name,
+      String(steps ?? definition.schedule.nTimestep),
+      seconds.toFixed(1),
+      score.sr3.PSNR.toFixed(2),
+      score.sr3.SSIM.toFixed(4),
+      String(readsPerCall),
+    ]);
+    bicubic ??= ["bicubic", "0", "", score.bicubic.PSNR.toFixed(2), score.bicubic.SSIM.toFixed(4), ""];
+  }
+  rows.push(bicubic!);
+  sr.dispose();
+  await Deno.remove(dir, { recursive: true });
+  return {
+    title: `Samplers on ${chips} validation chips of the bundled model (models/naip-x4, ×4, 32×32 HR)`,
+    columns: ["sampler", "calls", "seconds", "PSNR dB", "SSIM", "readbacks/loop"],
+    rows,
+    notes: ["PSNR/SSIM on uint8 RGB, no border crop, mean over chips; 16 chips per sampler loop"],
+  };
+}
