@@ -1,0 +1,300 @@
+/**
+ * The `sr3` command as a user meets it: exit codes, one-line errors that name the file, no partial
+ * outputs, `--help` with examples, georeferencing that GDAL confirms, and training that survives
+ * `kill -9` and resumes.
+ */
+import assert from "node:assert/strict";
+import { importTorchCheckpoint } from "../../diffusion/import_torch.ts";
+import { readModelDefinition } from "../../diffusion/model_dir.ts";
+import { writeGeoTiff } from "../../data/geotiff_writer.ts";
+import { readRaster } from "../../data/raster.ts";
+import { scaleGeo } from "../../data/geo.ts";
+import { gdalinfoJson, hasGdal, RASTERS } from "../data/helpers.ts";
+import { gpuTest, withRuntime } from "../helpers/gpu.ts";
+
+const main = new URL("../../cli/main.ts", import.meta.url).pathname;
+const config = new URL("../../deno.json", import.meta.url).pathname;
+const fixture = new URL("../../testdata/torch/", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `sr3 <args>` in a child process. */
+async function sr3(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", config, main, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", ...env },
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+/** The lines sr3 itself wrote to stderr (Mesa's EGL probe may add its own). */
+function ownLines(stderr: string): string[] {
+  return stderr.split("\n").filter((line) => line.startsWith("sr3"));
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** A 3-band model (the PyTorch fixture: 16-px chips, ×4, so 4-px low-resolution tiles). */
+async function makeModel(dir: string): Promise<string> {
+  await withRuntime(async () => {
+    await importTorchCheckpoint(
+      `${fixture}ref_small.safetensors`,
+      `${fixture}ref_small.config.json`,
+      `${dir}/model`,
+      {
+        downsampleFactor: 4,
+      },
+    );
+  });
+  return `${dir}/model`;
+}
+
+Deno.test("bad inputs get one line naming the file, exit 1, and no output file", gpuTest, async () => {
+  const dir = await Deno.makeTempDir();
+  const model = await makeModel(dir);
+  const out = `${dir}/out.tif`;
+  const text = `${dir}/notes.tif`;
+  await Deno.writeTextFile(text, "this is not a TIFF\n");
+  const truncated = `${dir}/truncated.tif`;
+  await Deno.writeFile(truncated, (await Deno.readFile(RASTERS.osbsLzw)).slice(0, 3000));
+  const tiny = `${dir}/tiny.tif`;
+  await writeGeoTiff(tiny, new Float32Array(3 * 3 * 3).fill(90), {
+    width: 3,
+    height: 3,
+    bandCount: 3,
+    dataType: "uint8",
+  });
+  const empty = `${dir}/nodata.tif`;
+  await writeGeoTiff(empty, new Float32Array(3 * 16 * 16), {
+    width: 16,
+    height: 16,
+    bandCount: 3,
+    dataType: "uint8",
+    nodata: 0,
+  });
+  // A low-resolution raster whose pixels are 3.5× the high-resolution ones: no integer factor.
+  const coarse = `${dir}/coarse.tif`;
+  const naip = await readRaster(RASTERS.naip4Band, [0, 1, 2]);
+  await writeGeoTiff(coarse, naip.data.subarray(0, 3 * 40 * 40), {
+    width: 40,
+    height: 40,
+    bandCount: 3,
+    dataType: "uint8",
+    geo: scaleGeo(naip.info.geo!, 1 / 3.5),
+  });
+  const cases: [string, string[], RegExp][] = [
+    ["non-TIFF", ["upscale", text, "--model", model, "--out", out], /notes\.tif/],
+    ["truncated", ["upscale", truncated, "--model", model, "--out", out], /truncated\.tif/],
+    [
+      "band count",
+      ["upscale", RASTERS.naip4Band, "--model", model, "--out", out],
+      /expects 3 bands, the raster gives 4/,
+    ],
+    ["smaller than a tile", ["upscale", tiny, "--model", model, "--out", out], /tiny\.tif.*smaller than/],
+    ["all nodata", ["upscale", empty, "--model", model, "--out", out], /nodata\.tif.*nodata/],
+    [
+      "missing model",
+      ["upscale", RASTERS.osbsLzw, "--model", `${dir}/none`, "--out", out],
+      /none\/model\.json/,
+    ],
+    ["bad metrics pair", ["metrics", RASTERS.osbsLzw, RASTERS.naip4Band], /OSBS_029\.tif and .*m_4709963/],
+    [
+      "LR/HR not an integer factor",
+      [
+        "export",
+        RASTERS.naip4Band,
+        "--lr",
+        coarse,
+        "--bands",
+        "1,2,3",
+        "--out",
+        `${dir}/chips`,
+        "--chip-size",
+        "64",
+      ],
+      /m_4709963.*coarse\.tif: pixel sizes .* do not differ by one integer factor/,
+    ],
+  ];
+  for (const [what, args, message] of cases) {
+    const run = await sr3(args);
+    const lines = ownLines(run.stderr);
+    assert.equal(run.code, 1, `${what}: exit code (stderr: ${run.stderr})`);
+    assert.equal(lines.length, 1, `${what}: one line, got ${JSON.stringify(lines)}`);
+    assert.match(lines[0]!, message, what);
+    assert.equal(await exists(out), false, `${what}: no output file`);
+  }
+  assert.equal(await exists(`${dir}/chips`), false, "no half-written chips folder");
+  // An existing output is refused unless --overwrite, and left untouched.
+  await Deno.writeTextFile(out, "keep me");
+  const refused = await sr3(["upscale", RASTERS.osbsLzw, "--model", model, "--out", out]);
+  assert.equal(refused.code, 1);
+  assert.match(ownLines(refused.stderr)[0]!, /out\.tif: output already exists/);
+  assert.equal(await Deno.readTextFile(out), "keep me");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("usage errors exit 2 with a suggestion; every command's --help has examples", async () => {
+  const typo = await sr3(["upscal"]);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /Did you mean upscale\?/);
+  const badNumber = await sr3(["export", RASTERS.osbsLzw, "--out", "/tmp/x", "--chip-size", "big"]);
+  assert.equal(badNumber.code, 2);
+  assert.match(badNumber.stderr, /"big" is not a number/);
+  for (
+    const command of ["info", "export", "train", "upscale", "eval", "metrics", "summary", "import-torch"]
+  ) {
+    const help = await sr3([command, "--help"]);
+    assert.equal(help.code, 0, `${command} --help`);
+    assert.match(help.stdout, /Examples:\n(\s+\$ .*\n)*\s+\$ sr3 /, `${command} --help shows examples`);
+  }
+});
+
+Deno.test(
+  {
+    name: "upscale keeps the CRS and origin and divides the pixel size (gdalinfo)",
+    ignore: !hasGdal,
+    ...gpuTest,
+  },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const model = await makeModel(dir);
+    const input = `${dir}/lr.tif`;
+    const { info, data } = await readRaster(RASTERS.osbsLzw);
+    // A 24×24 corner of the NEON orthophoto keeps the run short.
+    const corner = new Float32Array(3 * 24 * 24);
+    for (let b = 0; b < 3; b++) {
+      for (let y = 0; y < 24; y++) {
+        corner.set(data.subarray(b * 400 * 400 + y * 400, b * 400 * 400 + y * 400 + 24), b * 576 + y * 24);
+      }
+    }
+    await writeGeoTiff(input, corner, {
+      width: 24,
+      height: 24,
+      bandCount: 3,
+      dataType: "uint8",
+      nodata: info.nodata,
+      geo: info.geo,
+    });
+    const run = await sr3([
+      "upscale",
+      input,
+      "--model",
+      model,
+      "--out",
+      `${dir}/sr.tif`,
+      "--sampling-type",
+      "dpmpp",
+      "--n-timestep",
+      "3",
+      "--batch-size",
+      "64",
+      "--json",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const source = await gdalinfoJson(input);
+    const result = await gdalinfoJson(`${dir}/sr.tif`);
+    assert.deepEqual(result.size, [96, 96]);
+    assert.equal(result.coordinateSystem?.wkt, source.coordinateSystem?.wkt);
+    const [ox, px, , oy, , py] = source.geoTransform as [number, number, number, number, number, number];
+    const [rx, rpx, , ry, , rpy] = result.geoTransform as [number, number, number, number, number, number];
+    assert.deepEqual([rx, ry], [ox, oy], "same origin");
+    assert.ok(Math.abs(rpx - px / 4) < 1e-12 && Math.abs(rpy - py / 4) < 1e-12, "pixel size divided by 4");
+    assert.equal(result.bands.length, 3);
+    assert.equal(result.bands[0]!.type, "Byte");
+    await Deno.remove(dir, { recursive: true });
+  },
+);
+
+Deno.test(
+  "sr3 train survives kill -9 and SIGINT, and --resume continues from the last checkpoint",
+  gpuTest,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const chips = await sr3([
+      "export",
+      RASTERS.osbsLzw,
+      "--out",
+      `${dir}/chips`,
+      "--chip-size",
+      "16",
+      "--region",
+      "0,0,160,160",
+    ]);
+    assert.equal(chips.code, 0, chips.stderr);
+    const args = [
+      "train",
+      `${dir}/chips`,
+      "--out",
+      `${dir}/model`,
+      "--inner-channel",
+      "8",
+      "--norm-groups",
+      "4",
+      "--channel-mults",
+      "1,2",
+      "--attn-res",
+      "8",
+      "--downsample-factor",
+      "4",
+      "--batch-size",
+      "2",
+      "--log-every",
+      "2",
+      "--checkpoint-every",
+      "4",
+      "--validate-every",
+      "0",
+    ];
+    // kill -9 once a checkpoint exists: model.json must name a complete checkpoint.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--config", config, main, ...args, "--steps", "100000"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const deadline = Date.now() + 120_000;
+    while (!(await exists(`${dir}/model/model.json`)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    const killed = await readModelDefinition(`${dir}/model`);
+    assert.ok(
+      killed.training!.step >= 4 && killed.training!.step % 4 === 0,
+      `checkpoint at ${killed.training!.step}`,
+    );
+    assert.ok(await exists(`${dir}/model/${killed.checkpoint}/optimizer.safetensors`));
+
+    // --resume continues; SIGINT finishes the step, checkpoints and exits 130.
+    const resumed = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--config", config, main, ...args, "--resume", "--steps", "100000"],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const waitFor = killed.training!.step + 4;
+    while (Date.now() < deadline + 60_000) {
+      const step = (await readModelDefinition(`${dir}/model`)).training!.step;
+      if (step >= waitFor) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    resumed.kill("SIGINT");
+    const status = await resumed.status;
+    assert.equal(status.code, 130, "exit 130 after SIGINT");
+    const after = await readModelDefinition(`${dir}/model`);
+    assert.ok(after.training!.step > killed.training!.step, `resumed past ${killed.training!.step}`);
+    const steps = (await Deno.readTextFile(`${dir}/model/train_log.jsonl`)).trim().split("\n").map((l) =>
+      JSON.parse(l).step
+    );
+    assert.deepEqual(steps, [...steps].sort((a, b) => a - b), "no step logged twice after the resume");
+    assert.equal(new Set(steps).size, steps.length);
+    await Deno.remove(dir, { recursive: true });
+  },
+);
