@@ -73,6 +73,11 @@ export interface RuntimeOptions {
   flushEvery?: number;
   /** Passed to `requestAdapter` (default "high-performance"). */
   powerPreference?: GPUPowerPreference;
+  /**
+   * Bytes of released textures kept for reuse (default 8 MiB). Packed operands come in as many
+   * shapes as a model has layers, so an unbounded texture pool would hold every one of them at once.
+   */
+  textureCacheBytes?: number;
 }
 
 /** A parameter block for `@binding(0)`: 32-bit words, u32/i32/f32 as the kernel's struct says. */
@@ -177,6 +182,10 @@ export class Runtime {
   private pendingRelease: GPUBuffer[] = [];
   private readonly persistent = new Map<GPUBuffer, number>();
   private readonly freeTextures = new Map<string, GPUTexture[]>();
+  /** Free textures, oldest release first, for trimming the cache to its budget. */
+  private readonly freeTextureOrder = new Set<GPUTexture>();
+  private freeTextureBytes = 0;
+  private readonly textureCacheBytes: number;
   private readonly textureBytesOf = new Map<GPUTexture, number>();
   private pendingTextureRelease: GPUTexture[] = [];
 
@@ -207,6 +216,7 @@ export class Runtime {
   private constructor(readonly device: GPUDevice, adapter: AdapterSummary, options: RuntimeOptions) {
     this.adapter = adapter;
     this.flushEvery = options.flushEvery ?? 32;
+    this.textureCacheBytes = options.textureCacheBytes ?? 8 * 2 ** 20;
     this.uniformAlign = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
     this.uniformArena = this.createPersistentBuffer(UNIFORM_ARENA_BYTES, "uniform-arena");
     device.lost?.then((info) => {
@@ -384,6 +394,12 @@ export class Runtime {
       let list = this.freeTextures.get(key);
       if (!list) this.freeTextures.set(key, list = []);
       list.push(texture);
+      this.freeTextureOrder.add(texture);
+      this.freeTextureBytes += this.textureBytesOf.get(texture)!;
+    }
+    for (const oldest of this.freeTextureOrder) {
+      if (this.freeTextureBytes <= this.textureCacheBytes) break;
+      this.destroyFreeTexture(oldest);
     }
     this.pendingTextureRelease = [];
   }
@@ -493,7 +509,11 @@ export class Runtime {
   ): GPUTexture {
     this.assertUsable();
     const reused = this.freeTextures.get(textureKey(width, height, format, layers))?.pop();
-    if (reused) return reused;
+    if (reused) {
+      this.freeTextureOrder.delete(reused);
+      this.freeTextureBytes -= this.textureBytesOf.get(reused)!;
+      return reused;
+    }
     const texture = this.device.createTexture({
       size: { width, height, depthOrArrayLayers: layers },
       format,
@@ -524,14 +544,7 @@ export class Runtime {
       }
     }
     this.freeBuffers.clear();
-    for (const list of this.freeTextures.values()) {
-      for (const texture of list) {
-        this.textureTotal -= this.textureBytesOf.get(texture)!;
-        this.textureBytesOf.delete(texture);
-        texture.destroy();
-      }
-    }
-    this.freeTextures.clear();
+    for (const texture of [...this.freeTextureOrder]) this.destroyFreeTexture(texture);
   }
 
   /** Current and peak device memory held by this runtime. */
@@ -587,6 +600,20 @@ export class Runtime {
     this.pass = null;
     this.encoder = null;
     this.device.destroy();
+  }
+
+  /** Destroys a texture from the free pool. */
+  private destroyFreeTexture(texture: GPUTexture): void {
+    const key = textureKey(texture.width, texture.height, texture.format, texture.depthOrArrayLayers);
+    const list = this.freeTextures.get(key)!;
+    list.splice(list.indexOf(texture), 1);
+    if (list.length === 0) this.freeTextures.delete(key);
+    this.freeTextureOrder.delete(texture);
+    const bytes = this.textureBytesOf.get(texture)!;
+    this.freeTextureBytes -= bytes;
+    this.textureTotal -= bytes;
+    this.textureBytesOf.delete(texture);
+    texture.destroy();
   }
 
   /** Bytes the runtime holds on the device now. */
