@@ -12,7 +12,9 @@ import {
   groupNormBackwardSource,
   groupNormForwardSource,
   groupNormParamGradSource,
+  type GroupNormVariant,
 } from "./groupnorm.wgsl.ts";
+import { linearBindings, useTextures } from "./staging.ts";
 
 /** The sizes a group-norm dispatch needs, derived from an NCHW shape and a group count. */
 export interface GroupNormGeometry {
@@ -58,6 +60,25 @@ function params(geometry: GroupNormGeometry, eps: number): Uniforms {
     .f32(eps);
 }
 
+/** The kernel variant for x on `rt` writing `out`: staged operands on software adapters, texel loops when rows align. */
+function variant(
+  rt: Runtime,
+  geometry: GroupNormGeometry,
+  x: TensorRef,
+  out: TensorRef,
+  silu: boolean,
+): GroupNormVariant {
+  const texture = useTextures(rt, x.size);
+  const aligned = geometry.spatial % 4 === 0 && out.buffer.size >= 4 * x.size;
+  // On CPU adapters a workgroup is one 8-lane SIMD batch, whose barriers are cheap; GPUs want 64.
+  const workgroup = texture ? 8 : 64;
+  return { silu, texture, aligned, workgroup };
+}
+
+function key(v: GroupNormVariant): Record<string, boolean | number> {
+  return { silu: v.silu, texture: v.texture, aligned: v.aligned, workgroup: v.workgroup };
+}
+
 /**
  * y = GroupNorm(x)·γ + β (then SiLU when `silu`); `stats` receives [N, G, 2] = (mean, 1/std).
  */
@@ -75,12 +96,15 @@ export function groupNormForward(
   const geometry = groupNormGeometry(x.shape, groups, gamma.shape, beta.shape);
   expectShape(y.shape, x.shape, "groupNorm output");
   expectShape([stats.size], [geometry.samples * groups * 2], "groupNorm statistics size");
+  const v = variant(rt, geometry, x, y, silu);
+  const staged = linearBindings(rt, v.texture, [x]);
   rt.dispatch({
-    pipeline: rt.pipeline("groupnorm-forward", { silu }, () => groupNormForwardSource(silu)),
+    pipeline: rt.pipeline("groupnorm-forward", key(v), () => groupNormForwardSource(v)),
     uniforms: params(geometry, eps),
-    bindings: [y.buffer, stats.buffer, x.buffer, gamma.buffer, beta.buffer],
+    bindings: [y.buffer, stats.buffer, ...staged.bindings, gamma.buffer, beta.buffer],
     workgroups: [geometry.samples * groups],
   });
+  staged.release();
 }
 
 /**
@@ -104,20 +128,22 @@ export function groupNormBackward(
   expectShape([grads.channelSums.size], [geometry.samples * geometry.channels * 2], "groupNorm scratch");
   expectShape(grads.dGamma.shape, [geometry.channels], "groupNorm gamma gradient");
   expectShape(grads.dBeta.shape, [geometry.channels], "groupNorm beta gradient");
+  const v = variant(rt, geometry, x, grads.dx, silu);
+  const staged = linearBindings(rt, v.texture, [dy, x]);
   rt.dispatch({
-    pipeline: rt.pipeline("groupnorm-backward", { silu }, () => groupNormBackwardSource(silu)),
+    pipeline: rt.pipeline("groupnorm-backward", key(v), () => groupNormBackwardSource(v)),
     uniforms: params(geometry, 0),
     bindings: [
       grads.dx.buffer,
       grads.channelSums.buffer,
-      dy.buffer,
-      x.buffer,
+      ...staged.bindings,
       stats.buffer,
       gamma.buffer,
       beta.buffer,
     ],
     workgroups: [geometry.samples * groups],
   });
+  staged.release();
   rt.dispatch({
     pipeline: rt.pipeline("groupnorm-param-grad", {}, groupNormParamGradSource),
     uniforms: new Uniforms().u32(geometry.samples, geometry.channels),

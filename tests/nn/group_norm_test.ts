@@ -6,6 +6,7 @@ import { ShapeError } from "../../kernels/errors.ts";
 import { assertClose, checkOp, randomHost } from "../helpers/check.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";
 import { groupNormReference } from "../helpers/reference_layers.ts";
+import { type OperandAccess, setOperandAccess } from "../../kernels/staging.ts";
 
 const shapes: [number[], number][] = [
   [[2, 6, 5, 7], 3], // odd spatial, 2 channels per group, batch > 1
@@ -88,3 +89,35 @@ Deno.test("groupNorm rejects groups that do not divide C, before queueing work",
     assert.equal(rt.counters().dispatches, before);
   });
 });
+
+Deno.test(
+  "groupNorm variants (linear textures, storage buffers; texel and float loops) match the reference",
+  gpuTest,
+  async () => {
+    // H·W a multiple of 4 takes the texel loops; rows of 1, 4 and 9 texels against 8-lane workgroups.
+    const variantShapes: [number[], number][] = [[[2, 8, 2, 2], 4], [[2, 6, 4, 4], 2], [[1, 4, 6, 6], 1], [
+      [2, 3, 5, 3],
+      3,
+    ]];
+    for (const access of ["texture", "storage"] as OperandAccess[]) {
+      await withRuntime(async (rt) => {
+        setOperandAccess(rt, access);
+        let seed = 300;
+        for (const [shape, groups] of variantShapes) {
+          const c = shape[1]!;
+          for (const fused of [false, true]) {
+            const x = randomHost(shape, seed++, -2, 4);
+            const gamma = randomHost([c], seed++, 0.5, 1.5);
+            const beta = randomHost([c], seed++);
+            await checkOp(
+              `${access} groupNorm${fused ? "Silu" : ""} ${shape} / ${groups}`,
+              [x, gamma, beta],
+              (a, g, b) => (fused ? groupNormSilu : groupNorm)(a!, groups, g!, b!),
+              (a, g, b) => groupNormReference(a!, g!, b!, groups, 1e-5, fused),
+            );
+          }
+        }
+      });
+    }
+  },
+);
