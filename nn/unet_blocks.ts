@@ -5,7 +5,7 @@
 import { Conv2d, Dropout, type ForwardOptions, GroupNorm, type LayerContext, Linear } from "./layers.ts";
 import { Module, NamedModules } from "./module.ts";
 import type { Tensor } from "./tensor.ts";
-import { add, mulScalar } from "./ops/elementwise.ts";
+import { add, addScaled } from "./ops/elementwise.ts";
 import { reshape } from "./ops/reshape.ts";
 import { avgPool2x, upsampleNearest2x } from "./ops/shape.ts";
 import { selfAttention } from "./ops/attention.ts";
@@ -119,8 +119,8 @@ export class ResnetBlock extends Module implements UNetLayer {
     h = add(h, reshape(projected, [projected.shape[0]!, this.options.outC, 1, 1]));
     h = this.block2.forward(h, options);
     const shortcut = resample(x);
-    const sum = add(h, this.skipConv ? this.skipConv.forward(shortcut) : shortcut);
-    return this.options.rescale ? mulScalar(sum, Math.SQRT1_2) : sum;
+    const skip = this.skipConv ? this.skipConv.forward(shortcut) : shortcut;
+    return this.options.rescale ? addScaled(h, skip, Math.SQRT1_2) : add(h, skip);
   }
 }
 
@@ -141,8 +141,7 @@ export class SelfAttention extends Module {
   /** Applies attention with its residual. */
   forward(x: Tensor): Tensor {
     const attended = this.out.forward(selfAttention(this.qkv.forward(this.norm.forward(x))));
-    const sum = add(attended, x);
-    return this.rescale ? mulScalar(sum, Math.SQRT1_2) : sum;
+    return this.rescale ? addScaled(attended, x, Math.SQRT1_2) : add(attended, x);
   }
 }
 

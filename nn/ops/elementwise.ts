@@ -10,9 +10,9 @@ import { record, setGradientAdder } from "../autodiff.ts";
 import { getRuntime, Tensor } from "../tensor.ts";
 import { sumTo } from "./reduce.ts";
 
-function binaryRaw(op: kernels.BinaryOp, a: Tensor, b: Tensor): Tensor {
+function binaryRaw(op: kernels.BinaryOp, a: Tensor, b: Tensor, scale = 1): Tensor {
   const out = Tensor.empty(broadcastShapes(a.shape, b.shape, op));
-  kernels.binary(getRuntime(), op, out, a, b);
+  kernels.binary(getRuntime(), op, out, a, b, scale);
   return out;
 }
 
@@ -28,6 +28,20 @@ export function add(a: Tensor, b: Tensor): Tensor {
     needs[0] ? sumTo(gy, a.shape) : null,
     needs[1] ? sumTo(gy, b.shape) : null,
   ]);
+}
+
+/**
+ * (a + b) · scale with broadcasting, in one pass: the rescaled residual sums of SR3's blocks,
+ * (h + skip)/√2, without a second pass over the sum.
+ */
+export function addScaled(a: Tensor, b: Tensor, scale: number): Tensor {
+  return record("addScaled", [a, b], binaryRaw("add", a, b, scale), (gy, needs) => {
+    const scaled = unaryRaw("affine", gy, scale, 0);
+    const ga = needs[0] ? sumTo(scaled, a.shape) : null;
+    const gb = needs[1] ? sumTo(scaled, b.shape) : null;
+    scaled.dispose(); // views from sumTo keep its storage alive
+    return [ga, gb];
+  });
 }
 
 /** a − b with broadcasting. */
