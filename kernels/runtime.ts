@@ -415,7 +415,8 @@ export class Runtime {
    * Copies `byteLength` bytes of `buffer` from `byteOffset` back to the CPU. This is a full round trip
    * (~11 ms in Deno): call it at logging intervals and at the end of loops, never inside them.
    */
-  async read(buffer: GPUBuffer, byteOffset = 0, byteLength = buffer.size - byteOffset): Promise<ArrayBuffer> {
+  async read(buffer: GPUBuffer, byteOffset = 0, length?: number): Promise<ArrayBuffer> {
+    const byteLength = length ?? buffer.size - byteOffset;
     this.assertUsable();
     const size = Math.ceil(byteLength / 4) * 4;
     const staging = this.device.createBuffer({
