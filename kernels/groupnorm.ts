@@ -3,7 +3,7 @@
  * exact backward for x, γ and β, each optionally fused with SiLU.
  * @module
  */
-import { formatShape, ShapeError } from "./errors.ts";
+import { DeviceError, formatShape, ShapeError } from "./errors.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { expectShape, type TensorRef } from "./shapes.ts";
@@ -14,7 +14,7 @@ import {
   groupNormParamGradSource,
   type GroupNormVariant,
 } from "./groupnorm.wgsl.ts";
-import { linearBindings, useTextures } from "./staging.ts";
+import { lanesWithin, linearBindings, SOFTWARE_LOOP_LIMIT, useTextures } from "./staging.ts";
 
 /** The sizes a group-norm dispatch needs, derived from an NCHW shape and a group count. */
 export interface GroupNormGeometry {
@@ -71,7 +71,25 @@ function variant(
   const texture = useTextures(rt, x.size);
   const aligned = geometry.spatial % 4 === 0 && out.buffer.size >= 4 * x.size;
   // On CPU adapters a workgroup is one 8-lane SIMD batch, whose barriers are cheap; GPUs want 64.
-  const workgroup = texture ? 8 : 64;
+  // Large groups take more lanes, so that no lane's loop outlasts the software adapter's limit.
+  const channelsPerGroup = geometry.channels / geometry.groups;
+  const groupItems = channelsPerGroup * geometry.spatial / (aligned ? 4 : 1);
+  // Per lane: the statistics or gradient-sum loop and the output loop over the group, and lane 0's
+  // per-channel merges of the lanes' partial sums.
+  const workgroup = lanesWithin(
+    texture ? [8, 64, 256] : [64, 256],
+    (lanes) => 2 * (Math.ceil(groupItems / lanes) + channelsPerGroup) + (channelsPerGroup + 1) * lanes,
+  );
+  if (workgroup === null) {
+    if (rt.adapter.isSoftware) {
+      throw new DeviceError(
+        `groupNorm: groups of ${groupItems} ${aligned ? "texels" : "floats"} (x ${
+          formatShape(x.shape)
+        }) need more loop iterations per thread than the software adapter runs (${SOFTWARE_LOOP_LIMIT}); use more groups`,
+      );
+    }
+    return { silu, texture, aligned, workgroup: 256 };
+  }
   return { silu, texture, aligned, workgroup };
 }
 

@@ -6,7 +6,8 @@ import { formatShape, ShapeError } from "./errors.ts";
 import { Uniforms } from "./runtime.ts";
 import type { Runtime } from "./runtime.ts";
 import { contiguousStrides, expectShape, padTo4, type TensorRef } from "./shapes.ts";
-import { REDUCE_WORKGROUP, reduceSumSource } from "./reduce.wgsl.ts";
+import { REDUCE_WORKGROUP, reduceColumnsSource, reduceRowsSource, reduceSumSource } from "./reduce.wgsl.ts";
+import { lanesWithin, linearBindings, useTextures } from "./staging.ts";
 import { flatGrid } from "./wgsl.ts";
 
 /** The shape left after summing `axes` of `shape` with the reduced axes kept as size 1. */
@@ -27,6 +28,81 @@ export function normalizeAxes(shape: readonly number[], axes: readonly number[],
   return [...result].sort((x, y) => x - y);
 }
 
+/** x as [outer, kept, inner] with summed outer and inner axes, when its kept axes are one block. */
+export interface CollapsedSum {
+  /** Product of the summed axes before the kept block. */
+  outer: number;
+  /** Product of the kept axes. */
+  kept: number;
+  /** Product of the summed axes after the kept block. */
+  inner: number;
+}
+
+/**
+ * Collapses a sum of `shape` over (normalised) `axes` to [outer, kept, inner], or null when kept
+ * axes sit on both sides of a summed one (e.g. axis 1 of [N, C, H, W]).
+ */
+export function collapseSum(shape: readonly number[], axes: readonly number[]): CollapsedSum | null {
+  const result: CollapsedSum = { outer: 1, kept: 1, inner: 1 };
+  let phase: "outer" | "kept" | "inner" = "outer";
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i]!;
+    if (d === 1) continue;
+    const summed = axes.includes(i);
+    if (phase === "outer" && !summed) phase = "kept";
+    else if (phase === "kept" && summed) phase = "inner";
+    else if (phase === "inner" && !summed) return null;
+    result[phase] *= d;
+  }
+  // Everything summed: one contiguous run.
+  if (result.kept === 1) return { outer: 1, kept: 1, inner: result.outer * result.inner };
+  return result;
+}
+
+/**
+ * Sums a collapsed view from a linear texture: columns (inner = 1) one thread per texel of outputs
+ * while each thread's loop is short, otherwise rows, one workgroup per output with as many lanes as
+ * keep each lane's loop within the software adapter's limit. Returns false when no form fits.
+ */
+function reduceCollapsed(
+  rt: Runtime,
+  out: TensorRef,
+  x: TensorRef,
+  { outer, kept, inner }: CollapsedSum,
+  scale: number,
+): boolean {
+  const columns = inner === 1 && lanesWithin([1], () => outer) !== null;
+  const aligned = columns ? kept % 4 === 0 && out.buffer.size >= 4 * kept : inner % 4 === 0;
+  const lanes = lanesWithin(
+    [8, 64, 256],
+    (lanes) => Math.ceil((outer * inner) / (aligned ? 4 : 1) / lanes) + lanes,
+  );
+  if (!columns && lanes === null) return false;
+  const staged = linearBindings(rt, true, [x]);
+  const uniforms = new Uniforms().u32(outer, kept, inner).f32(scale);
+  if (columns) {
+    rt.dispatch({
+      pipeline: rt.pipeline("reduce-columns", { aligned }, () => reduceColumnsSource(aligned)),
+      uniforms,
+      bindings: [out.buffer, ...staged.bindings],
+      workgroups: flatGrid(aligned ? kept / 4 : kept, REDUCE_WORKGROUP),
+    });
+  } else {
+    rt.dispatch({
+      pipeline: rt.pipeline(
+        "reduce-rows",
+        { aligned, lanes: lanes! },
+        () => reduceRowsSource(aligned, lanes!),
+      ),
+      uniforms,
+      bindings: [out.buffer, ...staged.bindings],
+      workgroups: flatGrid(kept, 1),
+    });
+  }
+  staged.release();
+  return true;
+}
+
 /**
  * out = scale · Σ over `axes` of x. `out` holds the kept axes in order (its shape may keep the
  * reduced axes as 1 or drop them; only its size is checked against the kept dimensions).
@@ -41,6 +117,8 @@ export function reduceSum(
   const normalized = normalizeAxes(x.shape, axes, "sum");
   const kept = reducedShape(x.shape, normalized);
   expectShape([out.size], [kept.reduce((s, d) => s * d, 1)], "sum output size");
+  const collapsed = collapseSum(x.shape, normalized);
+  if (collapsed && useTextures(rt, x.size) && reduceCollapsed(rt, out, x, collapsed, scale)) return;
   const shape4 = padTo4(x.shape, "sum");
   const strides = contiguousStrides(shape4);
   const offset = 4 - x.shape.length;

@@ -2,8 +2,15 @@
  * WGSL for sums over any subset of up to four axes, scaled (mean = sum · 1/count). Output element o
  * enumerates the kept axes, reduced index r the summed ones; both are decomposed with the dims and
  * strides in the parameters, so one pipeline serves every shape and axis set.
+ *
+ * On CPU adapters the common sums instead read a linear texture (`staging.ts`) through a collapsed
+ * view [outer, kept, inner] — summed axes before and after one contiguous block of kept ones: the
+ * per-channel sums of bias and noise-embedding gradients ([N, C, H·W] → C), whole-tensor sums, and
+ * column sums [S, D] → D. Rows (inner > 1) get one 8-lane workgroup per output walking whole texels;
+ * columns (inner = 1) one thread per texel of four outputs.
  * @module
  */
+import { linearOperand } from "./staging.ts";
 import { wgsl } from "./wgsl.ts";
 
 /** Threads cooperating on one output in the workgroup variant. */
@@ -81,5 +88,90 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
   if (lane == 0u && o < p.outSize) { out[o] = partial[0] * p.scale; }
 }
 #endif
+`;
+}
+
+const collapsedParams = `
+struct Params { outer: u32, kept: u32, inner: u32, scale: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+`;
+
+/**
+ * out[k] = scale · Σ_{o < outer, r < inner} x[(o·kept + k)·inner + r], one workgroup of `lanes`
+ * threads per k; with `aligned` (inner a multiple of 4) the lanes walk whole texels. Partial sums
+ * combine in lane order.
+ */
+export function reduceRowsSource(aligned: boolean, lanes: number): string {
+  return wgsl`
+${collapsedParams}
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${linearOperand("x", 2, true)}
+const WG: u32 = ${lanes}u;
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: vec3u,
+        @builtin(num_workgroups) groups: vec3u) {
+  let k = wid.x + wid.y * groups.x;
+#if ${aligned}
+  let row = p.inner / 4u; // texels per run
+  var acc = vec4f(0.0);
+#else
+  let row = p.inner;
+  var acc = 0.0;
+#endif
+  if (k < p.kept) {
+    for (var t = lane; t < p.outer * row; t += WG) {
+      let o = t / row;
+      let at = (o * p.kept + k) * row + (t - o * row);
+#if ${aligned}
+      acc += xTexel(at);
+#else
+      acc += xAt(at);
+#endif
+    }
+  }
+#if ${aligned}
+  partial[lane] = (acc.x + acc.y) + (acc.z + acc.w);
+#else
+  partial[lane] = acc;
+#endif
+  workgroupBarrier();
+  if (lane == 0u && k < p.kept) {
+    var total = partial[0];
+    for (var l = 1u; l < WG; l++) { total += partial[l]; }
+    out[k] = total * p.scale;
+  }
+}
+`;
+}
+
+/**
+ * out[k] = scale · Σ_{o < outer} x[o·kept + k] (inner = 1); with `aligned` (kept a multiple of 4 and
+ * room in out) each thread sums a texel of four outputs and stores it whole, else one output each.
+ */
+export function reduceColumnsSource(aligned: boolean): string {
+  return wgsl`
+${collapsedParams}
+@group(0) @binding(1) var<storage, read_write> out: array<${aligned ? "vec4f" : "f32"}>;
+${linearOperand("x", 2, true)}
+const WG: u32 = ${REDUCE_WORKGROUP}u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let k = gid.x + gid.y * groups.x * WG;
+#if ${aligned}
+  let row = p.kept / 4u;
+  if (k >= row) { return; }
+  var acc = vec4f(0.0);
+  for (var o = 0u; o < p.outer; o++) { acc += xTexel(o * row + k); }
+#else
+  let row = p.kept;
+  if (k >= row) { return; }
+  var acc = 0.0;
+  for (var o = 0u; o < p.outer; o++) { acc += xAt(o * row + k); }
+#endif
+  out[k] = acc * p.scale;
+}
 `;
 }

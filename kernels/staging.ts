@@ -13,6 +13,21 @@
  */
 import type { Runtime } from "./runtime.ts";
 
+/**
+ * Loop iterations one invocation may run on lavapipe/llvmpipe: gallivm ends every loop of an
+ * invocation once their iterations together reach 65535 (its LP_MAX_TGSI_LOOP_ITERATIONS), without
+ * an error, so a longer strided loop silently drops the rest of its data.
+ */
+export const SOFTWARE_LOOP_LIMIT = 65535;
+
+/**
+ * The smallest of `sizes` (ascending workgroup sizes) for which `iterations(lanes)`, a kernel's
+ * loop iterations per invocation, stays within half of {@link SOFTWARE_LOOP_LIMIT}; null when none does.
+ */
+export function lanesWithin(sizes: readonly number[], iterations: (lanes: number) => number): number | null {
+  return sizes.find((lanes) => iterations(lanes) <= SOFTWARE_LOOP_LIMIT / 2) ?? null;
+}
+
 /** Texels per row of a linear texture (rows are 16 KiB, a multiple of the copy's 256-byte alignment). */
 export const LINEAR_TEXELS = 1024;
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { groupNorm, groupNormSilu } from "../../nn/ops/group_norm.ts";
 import { silu } from "../../nn/ops/elementwise.ts";
 import { Tensor } from "../../nn/tensor.ts";
+import { backward } from "../../nn/autodiff.ts";
 import { ShapeError } from "../../kernels/errors.ts";
 import { assertClose, checkOp, randomHost } from "../helpers/check.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";
@@ -119,5 +120,32 @@ Deno.test(
         }
       });
     }
+  },
+);
+
+Deno.test(
+  "groupNorm over groups longer than the software adapter's 65535 loop iterations per thread",
+  gpuTest,
+  async () => {
+    await withRuntime(async () => {
+      // One group of 2M floats: 8 lanes would each loop 65k times over its 524k texels.
+      const shape = [1, 2, 1024, 1024];
+      const x = randomHost(shape, 400, -1, 3);
+      const ones = { data: new Float64Array(2).fill(1), shape: [2] };
+      const zeros = { data: new Float64Array(2), shape: [2] };
+      const tx = Tensor.fromArray(Float32Array.from(x.data), shape, { requiresGrad: true });
+      const [gamma, beta] = [ones, zeros].map((h) =>
+        Tensor.fromArray(Float32Array.from(h.data), [2], { requiresGrad: true })
+      );
+      const y = groupNorm(tx, 1, gamma!, beta!);
+      const rounded = { data: Float64Array.from(Float32Array.from(x.data)), shape };
+      assertClose(await y.read(), groupNormReference(rounded, ones, zeros, 1, 1e-5).data, 1e-4, "forward");
+      // With ∂L/∂y = 1 every element's gradient cancels (Σ x̂ = 0), and β's gradient counts the pixels:
+      // both need every float of the group.
+      backward(y, Tensor.full(shape, 1));
+      assert.deepEqual([...await beta!.grad!.read()], [1048576, 1048576]);
+      const largest = (await tx.grad!.read()).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      assert.ok(largest < 1e-3, `largest |dx| ${largest}`);
+    });
   },
 );
