@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { avgPool2x, concat, split, upsampleNearest2x } from "../../nn/ops/shape.ts";
 import { Tensor } from "../../nn/tensor.ts";
 import { ShapeError } from "../../kernels/errors.ts";
+import { type OperandAccess, setOperandAccess } from "../../kernels/staging.ts";
 import { checkOp, randomHost } from "../helpers/check.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";
 import {
@@ -19,6 +20,8 @@ Deno.test("concat along channels and other axes, with gradients for every input"
       [[[2, 3, 5, 7], [2, 3, 5, 2]], 3],
       [[[2, 3, 5, 7], [2, 3, 5, 2]], -1],
       [[[4, 6], [4, 3]], 1],
+      // 70 runs per slab: more than buffer-to-buffer copies take, so the copy kernel runs.
+      [[[70, 3], [70, 2]], 1],
     ];
     let seed = 1;
     for (const [shapes, axis] of cases) {
@@ -65,15 +68,29 @@ Deno.test("split is the inverse of concat, and its pieces' gradients accumulate"
 });
 
 Deno.test("upsampleNearest2x and avgPool2x match references, with gradients", gpuTest, async () => {
-  await withRuntime(async () => {
-    await checkOp(
-      "upsample",
-      [randomHost([2, 3, 5, 7], 21)],
-      upsampleNearest2x,
-      (h) => upsampleNearest2xReference(h!),
-    );
-    await checkOp("avgPool2x", [randomHost([2, 3, 6, 10], 22)], avgPool2x, (h) => avgPool2xReference(h!));
-  });
+  // Both operand accesses; odd widths take the float loop, widths with whole output texels the texel one.
+  for (const access of ["texture", "storage"] as OperandAccess[]) {
+    await withRuntime(async (rt) => {
+      setOperandAccess(rt, access);
+      let seed = 21;
+      for (const shape of [[2, 3, 5, 7], [2, 3, 3, 4], [1, 2, 2, 6]]) {
+        await checkOp(
+          `${access} upsample ${shape}`,
+          [randomHost(shape, seed++)],
+          upsampleNearest2x,
+          (h) => upsampleNearest2xReference(h!),
+        );
+      }
+      for (const shape of [[2, 3, 6, 10], [2, 3, 4, 8], [1, 2, 2, 16]]) {
+        await checkOp(
+          `${access} avgPool2x ${shape}`,
+          [randomHost(shape, seed++)],
+          avgPool2x,
+          (h) => avgPool2xReference(h!),
+        );
+      }
+    });
+  }
 });
 
 Deno.test("shape ops reject mismatched shapes before queueing work", gpuTest, async () => {
