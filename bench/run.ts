@@ -110,8 +110,9 @@ function printSection(section: BenchSection): void {
 }
 
 const args = parseArgs(Deno.args);
-// One submit must hold 1 + k calls, so the runtime must not flush on its own.
-const rt = await Runtime.create({ flushEvery: 100_000 });
+// One submit must hold 1 + k calls, so the runtime must not flush on its own; and the kernel rows
+// time kernels, not texture allocation, so released packed operands stay cached between calls.
+const rt = await Runtime.create({ flushEvery: 100_000, textureCacheBytes: 256 * 2 ** 20 });
 const a = rt.adapter;
 console.log(
   `adapter: ${a.description || "(no description)"} — vendor ${a.vendor}${a.isSoftware ? ", software" : ""}`,
