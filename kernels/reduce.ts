@@ -71,34 +71,30 @@ function reduceCollapsed(
   { outer, kept, inner }: CollapsedSum,
   scale: number,
 ): boolean {
-  const columns = inner === 1 && lanesWithin([1], () => outer) !== null;
-  const aligned = columns ? kept % 4 === 0 && out.buffer.size >= 4 * kept : inner % 4 === 0;
-  const lanes = lanesWithin(
-    [8, 64, 256],
-    (lanes) => Math.ceil((outer * inner) / (aligned ? 4 : 1) / lanes) + lanes,
-  );
-  if (!columns && lanes === null) return false;
-  const staged = linearBindings(rt, true, [x]);
   const uniforms = new Uniforms().u32(outer, kept, inner).f32(scale);
-  if (columns) {
+  if (inner === 1 && lanesWithin([1], () => outer) !== null) {
+    const aligned = kept % 4 === 0 && out.buffer.size >= 4 * kept;
+    const staged = linearBindings(rt, true, [x]);
     rt.dispatch({
       pipeline: rt.pipeline("reduce-columns", { aligned }, () => reduceColumnsSource(aligned)),
       uniforms,
       bindings: [out.buffer, ...staged.bindings],
       workgroups: flatGrid(aligned ? kept / 4 : kept, REDUCE_WORKGROUP),
     });
-  } else {
-    rt.dispatch({
-      pipeline: rt.pipeline(
-        "reduce-rows",
-        { aligned, lanes: lanes! },
-        () => reduceRowsSource(aligned, lanes!),
-      ),
-      uniforms,
-      bindings: [out.buffer, ...staged.bindings],
-      workgroups: flatGrid(kept, 1),
-    });
+    staged.release();
+    return true;
   }
+  const aligned = inner % 4 === 0;
+  const perLane = (lanes: number): number => Math.ceil((outer * inner) / (aligned ? 4 : 1) / lanes) + lanes;
+  const lanes = lanesWithin([8, 64, 256], perLane);
+  if (lanes === null) return false;
+  const staged = linearBindings(rt, true, [x]);
+  rt.dispatch({
+    pipeline: rt.pipeline("reduce-rows", { aligned, lanes }, () => reduceRowsSource(aligned, lanes)),
+    uniforms,
+    bindings: [out.buffer, ...staged.bindings],
+    workgroups: flatGrid(kept, 1),
+  });
   staged.release();
   return true;
 }
