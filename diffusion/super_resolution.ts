@@ -9,6 +9,7 @@ import type { ChipDataset } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
 import { upscaleRaster, type UpscaleSummary } from "../data/upscale.ts";
 import { getRuntime, initRuntime, Tensor } from "../nn/tensor.ts";
+import { tuneGemmFamily } from "../kernels/tuning.ts";
 import { noGrad } from "../nn/autodiff.ts";
 import { type PresetName, UNet, type UNetConfig, unetConfig } from "../nn/unet.ts";
 import type { NamedArray } from "../nn/safetensors.ts";
@@ -395,11 +396,15 @@ export function loadModel(dir: string): Promise<SuperResolution> {
   return SuperResolution.fromModel(dir);
 }
 
+/**
+ * Makes sure a runtime is active; a new one gets its GEMM family chosen by a one-time measurement
+ * per adapter (remembered in `~/.cache/sr3/kernel-variants.json`).
+ */
 async function ensureRuntime(): Promise<void> {
   try {
     getRuntime();
   } catch {
-    await initRuntime();
+    await tuneGemmFamily(await initRuntime());
   }
 }
 
