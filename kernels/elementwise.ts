@@ -17,14 +17,7 @@ import {
   type UnaryOp,
   unarySource,
 } from "./elementwise.wgsl.ts";
-import {
-  broadcastShapes,
-  broadcastStrides4,
-  expectShape,
-  padTo4,
-  sameShape,
-  type TensorRef,
-} from "./shapes.ts";
+import { broadcastShapes, broadcastStrides4, expectShape, padTo4, type TensorRef } from "./shapes.ts";
 import { linearBindings, useTextures } from "./staging.ts";
 
 export type { BinaryOp, UnaryOp } from "./elementwise.wgsl.ts";
@@ -72,6 +65,63 @@ export function unaryGrad(
   staged.release();
 }
 
+/** An output's dimensions (rank 4) with the strides two operands are read through. */
+export interface BroadcastLayout {
+  /** Output dimensions, outermost first. */
+  dims: [number, number, number, number];
+  /** a's strides (0 where a is broadcast). */
+  a: [number, number, number, number];
+  /** b's strides. */
+  b: [number, number, number, number];
+}
+
+/**
+ * Merges neighbouring dimensions along which both operands step contiguously (or both repeat), and
+ * left-pads to rank 4: h [N, C, H, W] + emb [N, C, 1, 1] becomes [1, 1, N·C, H·W] with emb's strides
+ * [0, 0, 1, 0], so a texel of outputs finds its emb value with one division.
+ */
+export function collapseBroadcast(
+  shape: readonly number[],
+  aStrides: readonly number[],
+  bStrides: readonly number[],
+): BroadcastLayout {
+  const kept: [number, number, number][] = [];
+  shape.forEach((d, k) => {
+    if (d === 1) return;
+    const last = kept[kept.length - 1];
+    if (last && last[1] === aStrides[k]! * d && last[2] === bStrides[k]! * d) {
+      kept[kept.length - 1] = [last[0] * d, aStrides[k]!, bStrides[k]!];
+    } else {
+      kept.push([d, aStrides[k]!, bStrides[k]!]);
+    }
+  });
+  while (kept.length < 4) kept.unshift([1, 0, 0]);
+  const pick = (
+    i: number,
+  ): [number, number, number, number] => [kept[0]![i]!, kept[1]![i]!, kept[2]![i]!, kept[3]![i]!];
+  return { dims: pick(0), a: pick(1), b: pick(2) };
+}
+
+/**
+ * How the texture kernel reads an operand with these strides over `dims`: whole texels when it has
+ * the output's layout, one value per texel when it repeats along an innermost dimension that is a
+ * multiple of 4 (by row number when its other dimensions are laid out contiguously), else per float.
+ */
+function readOf(dims: readonly number[], strides: readonly number[]): OperandRead {
+  // Whether the strides of dims[0 … last] are row-major (dimensions of 1 take any stride).
+  const rowMajor = (last: number): boolean => {
+    let stride = 1;
+    for (let k = last; k >= 0; k--) {
+      if (dims[k]! > 1 && strides[k] !== stride) return false;
+      stride *= dims[k]!;
+    }
+    return true;
+  };
+  if (rowMajor(3)) return "full";
+  if (strides[3] !== 0 || dims[3]! % 4 !== 0) return "broadcast";
+  return rowMajor(2) ? "perRow" : "rowConstant";
+}
+
 /** out = scale · (a ∘ b) with broadcasting; `out` must have the broadcast shape. */
 export function binary(
   rt: Runtime,
@@ -83,25 +133,23 @@ export function binary(
 ): void {
   const shape = broadcastShapes(a.shape, b.shape, op);
   expectShape(out.shape, shape, `${op} output`);
-  const [, d1, d2, d3] = padTo4(shape, op);
-  const readOf = (operand: TensorRef): OperandRead => {
-    if (sameShape(operand.shape, shape)) return "full";
-    const innermost = operand.shape[operand.shape.length - 1] ?? 1; // shapes align at the right
-    return innermost === 1 && d3 % 4 === 0 ? "rowConstant" : "broadcast";
+  const layout = collapseBroadcast(
+    padTo4(shape, op),
+    broadcastStrides4(a.shape, shape, op),
+    broadcastStrides4(b.shape, shape, op),
+  );
+  const texture = useTextures(rt, out.size, out);
+  // Storage kernels read one float per thread: only full operands skip the index arithmetic.
+  const read = (strides: readonly number[]): OperandRead => {
+    const how = readOf(layout.dims, strides);
+    return texture || how === "full" ? how : "broadcast";
   };
-  const v: BinaryVariant = {
-    op,
-    texture: useTextures(rt, out.size, out),
-    aRead: readOf(a),
-    bRead: readOf(b),
-  };
+  const v: BinaryVariant = { op, texture, aRead: read(layout.a), bRead: read(layout.b) };
+  const [, d1, d2, d3] = layout.dims;
   const staged = linearBindings(rt, v.texture, [a, b]);
   rt.dispatch({
     pipeline: rt.pipeline("binary", { ...v }, () => binarySource(v)),
-    uniforms: new Uniforms().u32(out.size, d1, d2, d3)
-      .u32(...broadcastStrides4(a.shape, shape, op))
-      .u32(...broadcastStrides4(b.shape, shape, op))
-      .f32(scale),
+    uniforms: new Uniforms().u32(out.size, d1, d2, d3).u32(...layout.a).u32(...layout.b).f32(scale),
     bindings: [out.buffer, ...staged.bindings],
     workgroups: grid(out.size, v.texture),
   });

@@ -117,12 +117,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 
 /**
- * How a binary kernel reads an operand: `full` has the output's shape (read at the output's index,
- * no broadcast arithmetic); `rowConstant` repeats along an innermost dimension that is a multiple of
- * 4, so one value serves a whole output texel (the UNet's per-channel h + emb[:, :, None, None]);
- * `broadcast` computes every element's index.
+ * How a binary kernel reads an operand: `full` has the output's layout (read at the output's
+ * index, no broadcast arithmetic); `rowConstant` repeats along an innermost dimension that is a
+ * multiple of 4, so one value serves a whole output texel; `perRow` is that with one value per row
+ * in row order, found with one division (the UNet's h + emb[:, :, None, None]); `broadcast`
+ * computes every element's index.
  */
-export type OperandRead = "full" | "rowConstant" | "broadcast";
+export type OperandRead = "full" | "perRow" | "rowConstant" | "broadcast";
 
 /** Compile-time form of a binary kernel. */
 export interface BinaryVariant {
@@ -147,6 +148,7 @@ export function binarySource({ op, texture, aRead, bRead }: BinaryVariant): stri
   const operand = (name: string, read: OperandRead, stride: string): string => {
     if (read === "full") return texture ? `${name}Texel(i)` : `${name}At(i)`;
     if (!texture) return `${name}At(broadcastIndex(i, ${stride}))`;
+    if (read === "perRow") return `vec4f(${name}At(4u * i / p.dim3))`;
     if (read === "rowConstant") return `vec4f(${name}At(broadcastIndex(4u * i, ${stride})))`;
     return `vec4f(${
       [0, 1, 2, 3].map((k) => `${name}At(broadcastIndex(min(4u * i + ${k}u, p.size - 1u), ${stride}))`)

@@ -5,7 +5,7 @@ import { broadcastBinary, map } from "../helpers/reference.ts";
 import assert from "node:assert/strict";
 import { getRuntime, Tensor } from "../../nn/tensor.ts";
 import { ShapeError } from "../../kernels/errors.ts";
-import { unary } from "../../kernels/elementwise.ts";
+import { collapseBroadcast, unary } from "../../kernels/elementwise.ts";
 import { type OperandAccess, setOperandAccess } from "../../kernels/staging.ts";
 
 const ACCESSES: OperandAccess[] = ["texture", "storage"];
@@ -25,6 +25,8 @@ Deno.test("binary ops broadcast full, per-channel and per-sample, with gradients
         ["trailing", x, [7]],
         // Rows of 8: one per-channel value serves a whole texel; a trailing row does not.
         ["per-channel, rows of 8", [2, 3, 2, 8], [2, 3, 1, 1]],
+        ["per-channel shared by samples, rows of 8", [2, 3, 2, 8], [1, 3, 1, 1]],
+        ["per-sample, rows of 8", [2, 3, 2, 8], [2, 1, 1, 1]],
         ["trailing, rows of 8", [2, 3, 2, 8], [8]],
       ];
       const fns = {
@@ -145,5 +147,25 @@ Deno.test("mismatched shapes raise ShapeError naming both shapes before queueing
       (e: unknown) => e instanceof ShapeError && /\[2, 3\].*\[4, 3\]/.test(e.message),
     );
     assert.equal(rt.counters().dispatches, before);
+  });
+});
+
+Deno.test("broadcast layouts merge dimensions both operands step through alike", () => {
+  // h [8, 64, 32, 32] + emb [8, 64, 1, 1]: one row of H·W per (sample, channel).
+  assert.deepEqual(collapseBroadcast([8, 64, 32, 32], [65536, 1024, 32, 1], [64, 1, 0, 0]), {
+    dims: [1, 1, 512, 1024],
+    a: [0, 0, 1024, 1],
+    b: [0, 0, 1, 0],
+  });
+  // A bias shared by the samples keeps the sample dimension apart.
+  assert.deepEqual(collapseBroadcast([2, 3, 4, 5], [60, 20, 5, 1], [0, 1, 0, 0]), {
+    dims: [1, 2, 3, 20],
+    a: [0, 60, 20, 1],
+    b: [0, 0, 1, 0],
+  });
+  assert.deepEqual(collapseBroadcast([1, 1, 6, 7], [0, 0, 7, 1], [0, 0, 7, 1]), {
+    dims: [1, 1, 1, 42],
+    a: [0, 0, 0, 1],
+    b: [0, 0, 0, 1],
   });
 });
