@@ -1,3 +1,5 @@
+// WebGPU types for consumers whose TypeScript setup lacks Deno's built-in ones (they agree with Deno's).
+/// <reference types="@webgpu/types" />
 /**
  * The WebGPU runtime every kernel dispatches through: device acquisition with the adapter's real
  * limits, a pipeline cache, a size-bucketed buffer pool, command batching with one open encoder,
