@@ -225,12 +225,18 @@ export async function memoryTable(rt: Runtime): Promise<Table> {
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-/** Speed and quality of every sampler on validation chips of the bundled model's training scene. */
+/** Speed and quality of every sampler on validation chips of the bundled model's scene (null outside a checkout). */
 export async function samplerTable(
   rt: Runtime,
   options: { chips?: number; ddpm?: boolean } = {},
-): Promise<Table> {
+): Promise<Table | null> {
   const modelDir = `${root}models/naip-x4`;
+  try {
+    await Deno.stat(`${modelDir}/model.json`);
+  } catch {
+    console.log(`(sampler table skipped: the bundled model ${modelDir} is only in a checkout)\n`);
+    return null;
+  }
   const definition = await readModelDefinition(modelDir);
   const dir = await Deno.makeTempDir();
   await exportTiles({

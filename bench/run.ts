@@ -3,7 +3,11 @@
  * tfjs-backend-webgpu on the same adapter, as one table. Every row is the slope between a submit of
  * 1 call and a submit of 1 + k calls (`timing.ts`), so Deno's ~11 ms fence round trip is excluded.
  *
- *     deno task bench [--only <text>] [--no-tfjs] [--repeats <n>] [--rounds <n>]
+ *     deno task bench [--only <text>] [--no-tfjs] [--no-model] [--no-samplers] [--repeats <n>] [--rounds <n>]
+ *
+ * After the kernel table come group norm and attention, the SR3 UNet's training and sampling steps
+ * next to PyTorch on the same CPU (when Debian's python3-torch is installed), peak memory of a
+ * training step, and the samplers' speed and quality on the bundled model.
  *
  * Sections are lists of {@link BenchRow}; a new section (group norm, attention, the model's
  * training step, samplers) is a function returning rows, appended to `sections` below.
@@ -12,7 +16,9 @@
 import { Runtime } from "../kernels/runtime.ts";
 import { tuneGemmFamily } from "../kernels/tuning.ts";
 import { caseFlops, kernelCases, timeSr3 } from "./kernels.ts";
-import { initTfjs, timeTfjs } from "./tfjs.ts";
+import { benchNormAttention } from "./norm_attention.ts";
+import { memoryTable, printTable, samplerTable, stepTable, type Table } from "./model.ts";
+import { setRuntime } from "../nn/tensor.ts";
 
 /** One line of the table. */
 export interface BenchRow {
@@ -36,23 +42,36 @@ export interface BenchSection {
   rows: BenchRow[];
 }
 
-interface Args {
+/** What `deno task bench` / `sr3 bench` runs. */
+export interface BenchArgs {
+  /** Only kernel cases whose name contains this. */
   only: string | null;
+  /** Time tfjs-backend-webgpu too. */
   tfjs: boolean;
+  /** Run the model-level tables (steps vs PyTorch, memory). */
+  model: boolean;
+  /** Run the sampler table on the bundled model. */
+  samplers: boolean;
+  /** Timings per case and round. */
   repeats: number;
+  /** Rounds over all kernel cases. */
   rounds: number;
 }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { only: null, tfjs: true, repeats: 3, rounds: 3 };
+/** Parses `deno task bench` arguments. @throws {Error} naming an unknown argument */
+export function parseBenchArgs(argv: string[]): BenchArgs {
+  const args: BenchArgs = { only: null, tfjs: true, model: true, samplers: true, repeats: 3, rounds: 3 };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--only") args.only = argv[++i] ?? null;
     else if (argv[i] === "--no-tfjs") args.tfjs = false;
+    else if (argv[i] === "--no-model") args.model = false;
+    else if (argv[i] === "--no-samplers") args.samplers = false;
     else if (argv[i] === "--repeats") args.repeats = Number(argv[++i]);
     else if (argv[i] === "--rounds") args.rounds = Number(argv[++i]);
     else {
       throw new Error(
-        `bench: unknown argument ${argv[i]} (use --only <text>, --no-tfjs, --repeats <n>, --rounds <n>)`,
+        `bench: unknown argument ${argv[i]} (use --only <text>, --no-tfjs, --no-model, --no-samplers, ` +
+          "--repeats <n>, --rounds <n>)",
       );
     }
   }
@@ -60,7 +79,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 /** GEMM and conv2d in sr3 and, unless disabled, tfjs-backend-webgpu. */
-async function kernelSection(rt: Runtime, args: Args): Promise<BenchSection> {
+async function kernelSection(rt: Runtime, args: BenchArgs): Promise<BenchSection> {
   const cases = kernelCases().filter((c) => !args.only || c.name.includes(args.only));
   const rows: BenchRow[] = cases.map((c) => ({ name: c.name, flops: caseFlops(c), sr3Ms: Infinity }));
   // Rounds over all cases, keeping each case's fastest: the machine's speed drifts within minutes,
@@ -71,6 +90,8 @@ async function kernelSection(rt: Runtime, args: Args): Promise<BenchSection> {
     }
   }
   if (args.tfjs && cases.length > 0) {
+    // Loaded only when asked for: tfjs is a large dependency that `sr3 bench --no-tfjs` never needs.
+    const { initTfjs, timeTfjs } = await import("./tfjs.ts");
     await initTfjs();
     // tfjs runs at ~1 GFLOP/s here: one or two extra calls already make a long submit. Each case
     // is timed in sr3 again right after it, so the ratio compares runs minutes apart at most.
@@ -109,21 +130,53 @@ function printSection(section: BenchSection): void {
   console.log();
 }
 
-const args = parseArgs(Deno.args);
-// One submit must hold 1 + k calls, so the runtime must not flush on its own; and the kernel rows
-// time kernels, not texture allocation, so released packed operands stay cached between calls.
-const rt = await Runtime.create({ flushEvery: 100_000, textureCacheBytes: 256 * 2 ** 20 });
-const a = rt.adapter;
-console.log(
-  `adapter: ${a.description || "(no description)"} — vendor ${a.vendor}${a.isSoftware ? ", software" : ""}`,
-);
-const tuning = await tuneGemmFamily(rt);
-const probe = Object.entries(tuning.ms).map(([f, ms]) => `${f} ${ms.toFixed(2)} ms`).join(", ");
-console.log(
-  `GEMM family: ${tuning.family} (${
-    tuning.source === "cache" ? "from the tuning cache" : `256³ probe: ${probe}`
-  })\n`,
-);
-const sections = [await kernelSection(rt, args)];
-for (const section of sections) printSection(section);
-rt.destroy();
+/** Group norm and attention at 32×32×128, as rows of the shared table. */
+async function normAttentionSection(rt: Runtime): Promise<BenchSection> {
+  const rows = await benchNormAttention(rt);
+  return {
+    title: "Group norm and attention (32×32×128, N = 1)",
+    rows: rows.map((r) => ({
+      name: r.name,
+      sr3Ms: r.ms,
+      bytes: r.gbPerSecond * r.ms * 1e6,
+      flops: r.gflopPerSecond > 0 ? r.gflopPerSecond * r.ms * 1e6 : undefined,
+    })),
+  };
+}
+
+/** Runs the benchmark and prints every table. */
+export async function runBench(args: BenchArgs): Promise<void> {
+  // One submit must hold 1 + k calls, so the runtime must not flush on its own.
+  const rt = await Runtime.create({ flushEvery: 100_000 });
+  const a = rt.adapter;
+  console.log(
+    `adapter: ${a.description || "(no description)"} — vendor ${a.vendor}${a.isSoftware ? ", software" : ""}`,
+  );
+  const tuning = await tuneGemmFamily(rt);
+  const probe = Object.entries(tuning.ms).map(([f, ms]) => `${f} ${ms.toFixed(2)} ms`).join(", ");
+  console.log(
+    `GEMM family: ${tuning.family} (${
+      tuning.source === "cache" ? "from the tuning cache" : `256³ probe: ${probe}`
+    })\n`,
+  );
+  printSection(await kernelSection(rt, args));
+  if (args.only !== null) return rt.destroy();
+  printSection(await normAttentionSection(rt));
+  rt.destroy();
+  if (!args.model && !args.samplers) return;
+  // The model tables run with ordinary batching, like training and sampling do.
+  const model = await Runtime.create();
+  setRuntime(model);
+  await tuneGemmFamily(model);
+  const tables: (() => Promise<Table | null>)[] = [];
+  if (args.model) tables.push(() => stepTable(model), () => memoryTable(model));
+  if (args.samplers) tables.push(() => samplerTable(model));
+  for (const table of tables) {
+    const result = await table();
+    if (result) printTable(result);
+  }
+  setRuntime(null);
+  model.destroy();
+}
+
+if (import.meta.main) await runBench(parseBenchArgs(Deno.args));

@@ -14,6 +14,7 @@ import { upscaleCommand } from "./upscale.ts";
 import { evalCommand } from "./eval.ts";
 import { summaryCommand } from "./summary.ts";
 import { importTorchCommand } from "./import_torch.ts";
+import { benchCommand } from "./bench.ts";
 
 /** Builds the `sr3` program with every subcommand. */
 export function buildProgram(): Command {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     metricsCommand,
     summaryCommand,
     importTorchCommand,
+    benchCommand,
   ];
   for (const command of commands) {
     program.addCommand(command.exitOverride() as unknown as Command);

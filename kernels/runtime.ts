@@ -76,8 +76,10 @@ export interface RuntimeOptions {
   /** Passed to `requestAdapter` (default "high-performance"). */
   powerPreference?: GPUPowerPreference;
   /**
-   * Bytes of released textures kept for reuse (default 8 MiB). Packed operands come in as many
-   * shapes as a model has layers, so an unbounded texture pool would hold every one of them at once.
+   * Bytes of released textures kept for reuse. Packed operands come in as many shapes as a model has
+   * layers, so an unbounded texture pool would hold every one of them at once. Default: 4 MiB plus
+   * 1/16 of the persistent allocations (parameters, optimizer state), so big models, whose staged
+   * operands are big too, keep more of them.
    */
   textureCacheBytes?: number;
 }
@@ -187,7 +189,7 @@ export class Runtime {
   /** Free textures, oldest release first, for trimming the cache to its budget. */
   private readonly freeTextureOrder = new Set<GPUTexture>();
   private freeTextureBytes = 0;
-  private readonly textureCacheBytes: number;
+  private readonly textureCacheBytes: number | null;
   private readonly textureBytesOf = new Map<GPUTexture, number>();
   private pendingTextureRelease: GPUTexture[] = [];
 
@@ -218,7 +220,7 @@ export class Runtime {
   private constructor(readonly device: GPUDevice, adapter: AdapterSummary, options: RuntimeOptions) {
     this.adapter = adapter;
     this.flushEvery = options.flushEvery ?? 32;
-    this.textureCacheBytes = options.textureCacheBytes ?? 8 * 2 ** 20;
+    this.textureCacheBytes = options.textureCacheBytes ?? null;
     this.uniformAlign = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
     this.uniformArena = this.createPersistentBuffer(UNIFORM_ARENA_BYTES, "uniform-arena");
     device.lost?.then((info) => {
@@ -399,8 +401,9 @@ export class Runtime {
       this.freeTextureOrder.add(texture);
       this.freeTextureBytes += this.textureBytesOf.get(texture)!;
     }
+    const budget = this.textureCacheBytes ?? 4 * 2 ** 20 + this.persistentTotal / 16;
     for (const oldest of this.freeTextureOrder) {
-      if (this.freeTextureBytes <= this.textureCacheBytes) break;
+      if (this.freeTextureBytes <= budget) break;
       this.destroyFreeTexture(oldest);
     }
     this.pendingTextureRelease = [];
