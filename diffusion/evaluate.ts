@@ -124,8 +124,9 @@ export async function sampleValidation(
 ): Promise<EvaluatedBatch[]> {
   const out: EvaluatedBatch[] = [];
   let remaining = options.maxChips ?? Infinity;
-  for (const batch of dataset.validationBatches(options.batchSize ?? 4)) {
+  for (const whole of dataset.validationBatches(options.batchSize ?? 4)) {
     if (remaining <= 0) break;
+    const batch = whole.shape.batch > remaining ? firstChips(whole, remaining) : whole;
     const { batch: n, channels, height, width } = batch.shape;
     const sr = await superResolve(
       model,
@@ -139,6 +140,20 @@ export async function sampleValidation(
     remaining -= n;
   }
   return out;
+}
+
+/** The first `count` chips of a batch. */
+function firstChips(batch: Batch, count: number): Batch {
+  const { channels, height, width, lrHeight, lrWidth } = batch.shape;
+  const hrSize = channels * height * width;
+  return {
+    hr: batch.hr.subarray(0, count * hrSize),
+    lrUp: batch.lrUp.subarray(0, count * hrSize),
+    lr: batch.lr.subarray(0, count * channels * lrHeight * lrWidth),
+    mask: batch.mask.subarray(0, count * height * width),
+    shape: { ...batch.shape, batch: count },
+    names: batch.names.slice(0, count),
+  };
 }
 
 /** Mean PSNR/SSIM of SR3 and bicubic over evaluated batches (per chip, then averaged, as the reference reports). */
