@@ -7,14 +7,16 @@
 import { C_BAND_ROWS } from "./gemm.wgsl.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
+import { fitsLinear, notPowerOfTwo, stageLinear } from "./staging.ts";
 import {
-  LINEAR_TEXELS,
   PACK_SIDE,
   packConvWeightsSource,
   packImageSource,
   packMatrixSource,
   packPixelsSource,
 } from "./pack.wgsl.ts";
+
+export { fitsLinear };
 
 /** Texels needed for `n` floats packed four to a texel. */
 export function texelsOf(n: number): number {
@@ -24,18 +26,6 @@ export function texelsOf(n: number): number {
 /** The view every packed operand is bound through (`texture_2d_array<f32>`). */
 export function arrayView(texture: GPUTexture): GPUTextureView {
   return texture.createView({ dimension: "2d-array" });
-}
-
-/**
- * `n`, or the next size up when `n` is a power of two. llvmpipe compiles a shader variant per
- * combination of its textures' power-of-two-ness (4–5 s each for a GEMM kernel; single-layer
- * arrays count too), so every texture sr3 packs is allocated with a width, height and layer count
- * that are never powers of two: one variant serves all shapes.
- */
-function notPowerOfTwo(n: number): number {
-  const isPowerOfTwo = (v: number): boolean => (v & (v - 1)) === 0;
-  if (!isPowerOfTwo(n)) return n;
-  return isPowerOfTwo(n + 1) ? n + 2 : n + 1;
 }
 
 /** A pooled array texture of at least the given size, with sizes that are not powers of two. */
@@ -75,50 +65,6 @@ export function fitsProduct(rt: Runtime, rows: number, cols: number, slices: num
 export function acquireProduct(rt: Runtime, rows: number, cols: number, slices: number): ProductTexture {
   const [width, height, layers, bands] = productSize(rows, cols, slices);
   return { texture: acquirePacked(rt, width, height, layers), bands };
-}
-
-/** Whether a buffer of `floats` floats fits one linear staging texture. */
-export function fitsLinear(rt: Runtime, floats: number): boolean {
-  return fitsTexture(rt, LINEAR_TEXELS, Math.ceil(floats / (4 * LINEAR_TEXELS)));
-}
-
-const ROW_FLOATS = 4 * LINEAR_TEXELS;
-
-/**
- * Copies the first `floats` floats of `buffer` into a texture of LINEAR_TEXELS texels per row
- * (buffer-to-texture copies are memcpys; see `pack.wgsl.ts`). A buffer whose size stops inside the
- * last texel (persistent buffers are sized to 4 bytes) has its tail copied through a pooled one.
- */
-function stageLinear(rt: Runtime, buffer: GPUBuffer, floats: number): GPUTexture {
-  const rows = Math.floor(floats / ROW_FLOATS);
-  const tailFloats = floats - rows * ROW_FLOATS;
-  // A plain 2D texture (bound as texture_2d, so always one layer).
-  const height = notPowerOfTwo(rows + (tailFloats > 0 ? 1 : 0));
-  const texture = rt.acquireTexture(notPowerOfTwo(LINEAR_TEXELS), height);
-  if (rows > 0) {
-    rt.copyBufferToTexture(
-      { buffer, bytesPerRow: ROW_FLOATS * 4, rowsPerImage: rows },
-      { texture },
-      { width: LINEAR_TEXELS, height: rows },
-    );
-  }
-  if (tailFloats > 0) {
-    const tailOffset = rows * ROW_FLOATS * 4;
-    const tailTexels = texelsOf(tailFloats);
-    let source = buffer;
-    let offset = tailOffset;
-    if (buffer.size < tailOffset + tailTexels * 16) {
-      source = rt.acquire(tailTexels * 16);
-      offset = 0;
-      rt.copyBuffer(buffer, tailOffset, source, 0, tailFloats * 4);
-    }
-    rt.copyBufferToTexture({ buffer: source, offset }, { texture, origin: { x: 0, y: rows } }, {
-      width: tailTexels,
-      height: 1,
-    });
-    if (source !== buffer) rt.release(source);
-  }
-  return texture;
 }
 
 /**

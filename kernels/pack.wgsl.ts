@@ -10,12 +10,11 @@
  * per row, and these kernels read that (a pack then costs ~2 ns per float instead of ~7).
  * @module
  */
+import { LINEAR_TEXELS } from "./staging.ts";
 import { wgsl } from "./wgsl.ts";
 
 /** Invocations per workgroup side of every pack kernel (8 × 8). */
 export const PACK_SIDE = 8;
-/** Texels per row of a linear staging texture (a power of two, and rows a multiple of 256 bytes). */
-export const LINEAR_TEXELS = 1024;
 
 const linearSource = wgsl`
 @group(0) @binding(1) var packed: texture_storage_2d_array<rgba32float, write>;

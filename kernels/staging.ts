@@ -51,9 +51,9 @@ export function setOperandAccess(rt: Runtime, access: OperandAccess | null): voi
 
 /**
  * `n`, or the next size up when `n` is a power of two: llvmpipe compiles a shader variant per
- * combination of its textures' power-of-two-ness, so linear textures never have one.
+ * combination of its textures' power-of-two-ness, so staged and packed textures never have one.
  */
-function notPowerOfTwo(n: number): number {
+export function notPowerOfTwo(n: number): number {
   const isPowerOfTwo = (v: number): boolean => (v & (v - 1)) === 0;
   if (!isPowerOfTwo(n)) return n;
   return isPowerOfTwo(n + 1) ? n + 2 : n + 1;
