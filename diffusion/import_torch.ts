@@ -10,8 +10,7 @@ import { DataError, describeError } from "../data/errors.ts";
 import { chooseNormalization } from "../data/normalize.ts";
 import { readSafetensors, SafetensorsError } from "../nn/safetensors.ts";
 import { UNet, type UNetConfig } from "../nn/unet.ts";
-import { MODEL_FORMAT, type ModelDefinition, saveCheckpoint } from "./model_dir.ts";
-import { SR3_VERSION } from "../kernels/version.ts";
+import { newModelDefinition, saveCheckpoint } from "./model_dir.ts";
 import { makeBetaSchedule, SCHEDULE_NAMES, type ScheduleConfig, type ScheduleName } from "./schedule.ts";
 
 /** The reference's schedule buffers: not UNet parameters, checked and dropped on import. */
@@ -192,27 +191,13 @@ export async function importTorchCheckpoint(
   const model = UNet.createUninitialized(unet);
   try {
     model.loadParameters(weights, weightsPath);
-    const definition: ModelDefinition = {
-      Framework: "sr3",
-      ModelType: "SuperResolution",
-      ModelName: "SR3",
-      ModelFile: "",
-      ImageHeight: unet.imageSize,
-      ImageWidth: unet.imageSize,
-      ExtractBands: Array.from({ length: unet.bands }, (_, i) => i + 1),
-      DataRange: [0, 255],
-      BatchSize: 1,
-      ModelPadding: 0,
-      Version: SR3_VERSION,
-      format: MODEL_FORMAT,
+    const definition = newModelDefinition({
       unet,
       schedule,
       downsampleFactor,
       normalization: chooseNormalization("uint8", unet.bands),
-      nodata: null,
-      training: null,
-      checkpoint: null,
-    };
+      batchSize: 1,
+    });
     await saveCheckpoint(outDir, definition, 0, { weights, ema: null, optimizer: null, state: null });
     return { parameters: model.parameterCount(), scheduleBuffersChecked: checked };
   } finally {

@@ -24,7 +24,6 @@ import {
   temporarySibling,
 } from "../data/files.ts";
 import type { Normalization } from "../data/normalize.ts";
-import type { HostParameter } from "../nn/module.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -38,7 +37,8 @@ import { SCHEDULE_NAMES } from "./schedule.ts";
 /** The format tag of model.json files this version writes and reads. */
 export const MODEL_FORMAT = "sr3-model/1";
 
-export { SR3_VERSION } from "../kernels/version.ts";
+import { SR3_VERSION } from "../kernels/version.ts";
+export { SR3_VERSION };
 
 /** Training progress recorded in model.json. */
 export interface TrainingProgress {
@@ -102,6 +102,49 @@ export interface ModelDefinition {
   training: TrainingProgress | null;
   /** Latest checkpoint folder, relative to the model directory, or null. */
   checkpoint: string | null;
+}
+
+/** What a new model's definition is made from. */
+export interface NewModelDefinition {
+  /** The UNet's knobs. */
+  unet: UNetConfig;
+  /** The training schedule. */
+  schedule: ScheduleConfig;
+  /** HR/LR ratio. */
+  downsampleFactor: number;
+  /** Native ↔ [−1, 1] mapping. */
+  normalization: Normalization;
+  /** Inference batch size (Esri BatchSize). */
+  batchSize: number;
+  /** Tile overlap in low-resolution pixels (Esri ModelPadding); default one eighth of a tile. */
+  padding?: number;
+}
+
+/** model.json for a model that has not been trained or saved yet (no checkpoint, no progress). */
+export function newModelDefinition(source: NewModelDefinition): ModelDefinition {
+  const { unet, normalization } = source;
+  const lrTile = unet.imageSize / source.downsampleFactor;
+  return {
+    Framework: "sr3",
+    ModelType: "SuperResolution",
+    ModelName: "SR3",
+    ModelFile: "",
+    ImageHeight: unet.imageSize,
+    ImageWidth: unet.imageSize,
+    ExtractBands: Array.from({ length: unet.bands }, (_, i) => i + 1),
+    DataRange: [normalization.low[0]!, normalization.high[0]!],
+    BatchSize: source.batchSize,
+    ModelPadding: source.padding ?? Math.max(1, Math.floor(lrTile / 8)),
+    Version: SR3_VERSION,
+    format: MODEL_FORMAT,
+    unet,
+    schedule: source.schedule,
+    downsampleFactor: source.downsampleFactor,
+    normalization,
+    nodata: null,
+    training: null,
+    checkpoint: null,
+  };
 }
 
 /** What a checkpoint holds. */
@@ -268,9 +311,4 @@ export async function readCheckpoint(dir: string, definition: ModelDefinition): 
       }
     }),
   };
-}
-
-/** Parameter maps as {@link HostParameter}s for `Module.loadParameters`. */
-export function asHostParameters(tensors: Map<string, NamedArray>): Map<string, HostParameter> {
-  return new Map([...tensors].map(([k, v]) => [k, { data: v.data, shape: v.shape }]));
 }

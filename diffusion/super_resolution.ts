@@ -25,14 +25,13 @@ import {
 } from "./evaluate.ts";
 import { fitLoop, type FitOptions, type FitResult } from "./fit.ts";
 import {
-  MODEL_FORMAT,
   type ModelDefinition,
+  newModelDefinition,
   readCheckpoint,
   readInferenceWeights,
   readModelDefinition,
   readParameters,
   saveCheckpoint,
-  SR3_VERSION,
 } from "./model_dir.ts";
 import { buildSchedule, type ScheduleConfig, type ScheduleName, type ScheduleTables } from "./schedule.ts";
 import { Trainer, type TrainerOptions, type TrainerState } from "./trainer.ts";
@@ -150,7 +149,13 @@ export class SuperResolution {
       linearEnd: linearEnd ?? 1e-2,
     };
     const model = UNet.create(unet, seed ?? 0);
-    const definition = newDefinition(unet, scheduleConfig, dataset, data.batchSize);
+    const definition = newModelDefinition({
+      unet,
+      schedule: scheduleConfig,
+      downsampleFactor: dataset.factor,
+      normalization: dataset.normalization,
+      batchSize: data.batchSize,
+    });
     return new SuperResolution(model, definition, buildSchedule(scheduleConfig), data);
   }
 
@@ -410,34 +415,4 @@ async function ensureRuntime(): Promise<void> {
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function newDefinition(
-  unet: UNetConfig,
-  schedule: ScheduleConfig,
-  dataset: ChipDataset,
-  batchSize: number,
-): ModelDefinition {
-  const normalization = dataset.normalization;
-  return {
-    Framework: "sr3",
-    ModelType: "SuperResolution",
-    ModelName: "SR3",
-    ModelFile: "",
-    ImageHeight: unet.imageSize,
-    ImageWidth: unet.imageSize,
-    ExtractBands: Array.from({ length: unet.bands }, (_, i) => i + 1),
-    DataRange: [normalization.low[0]!, normalization.high[0]!],
-    BatchSize: batchSize,
-    ModelPadding: Math.max(1, Math.floor(dataset.lrChipSize / 8)),
-    Version: SR3_VERSION,
-    format: MODEL_FORMAT,
-    unet,
-    schedule,
-    downsampleFactor: dataset.factor,
-    normalization,
-    nodata: null,
-    training: null,
-    checkpoint: null,
-  };
 }

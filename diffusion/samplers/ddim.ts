@@ -13,6 +13,7 @@ import {
   runPlan,
   type SampleOptions,
   type SamplingPlan,
+  startLevelOf,
   startStep,
   subsampleSteps,
 } from "./plan.ts";
@@ -45,7 +46,7 @@ export function ddimPlan(options: SampleOptions): SamplingPlan {
     };
   });
   return {
-    startLevel: from === schedule.betas.length ? 1 : Math.sqrt(schedule.alphasCumprod[from - 1]!),
+    startLevel: startLevelOf(schedule, from),
     steps,
   };
 }

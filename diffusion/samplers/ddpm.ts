@@ -11,6 +11,7 @@ import {
   runPlan,
   type SampleOptions,
   type SamplingPlan,
+  startLevelOf,
   startStep,
 } from "./plan.ts";
 
@@ -33,7 +34,7 @@ export function ddpmPlan(options: SampleOptions): SamplingPlan {
     });
   }
   return {
-    startLevel: from === schedule.betas.length ? 1 : Math.sqrt(schedule.alphasCumprod[from - 1]!),
+    startLevel: startLevelOf(schedule, from),
     steps,
   };
 }

@@ -18,6 +18,7 @@ import {
   runPlan,
   type SampleOptions,
   type SamplingPlan,
+  startLevelOf,
   startStep,
 } from "./plan.ts";
 
@@ -67,7 +68,7 @@ export function dpmppPlan(options: SampleOptions): SamplingPlan {
       e: sigma[i]! > 0 ? sigma[i + 1]! / sigma[i]! : 0,
     };
   });
-  return { startLevel: from === schedule.betas.length ? 1 : alpha[0]!, steps };
+  return { startLevel: startLevelOf(schedule, from), steps };
 }
 
 /** Samples with DPM-Solver++(2M) in `options.steps` network calls (default 20). */

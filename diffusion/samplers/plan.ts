@@ -85,6 +85,11 @@ export function startStep(schedule: ScheduleTables, startNoiseLevel?: number): n
   return T;
 }
 
+/** The noise level a plan starting at training step `from` starts from: 1 (pure noise) at T. */
+export function startLevelOf(schedule: ScheduleTables, from: number): number {
+  return from === schedule.betas.length ? 1 : Math.sqrt(schedule.alphasCumprod[from - 1]!);
+}
+
 /** `count` training steps from `from` down to 1, evenly spaced (every from/count-th level). */
 export function subsampleSteps(from: number, count: number): number[] {
   const n = Math.max(1, Math.min(count, from));
