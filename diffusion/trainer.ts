@@ -172,6 +172,7 @@ export class Trainer {
     this.stepCount = state.step;
     this.lastRead = state.step;
     this.random.state = state.random;
+    if (this.ema) this.ema.updates = state.step;
     getRuntime().write(this.guard.buffer, new Float32Array([1, 0, state.totalSkipped]));
   }
 

@@ -7,12 +7,20 @@ import { emaUpdate, swapContents } from "../kernels/adam.ts";
 import { formatShape, ShapeError } from "../kernels/errors.ts";
 import { getRuntime, Tensor } from "./tensor.ts";
 
-/** Shadow copies s of parameters p, updated as s ← decay·s + (1 − decay)·p. */
+/**
+ * Shadow copies s of parameters p, updated as s ← d·s + (1 − d)·p with the warmed-up decay
+ * d = min(decay, (1 + n) / (10 + n)) after n updates. The warm-up (as in TensorFlow's
+ * `ExponentialMovingAverage` with `num_updates`) keeps a short run's average from being dominated by
+ * the random initial weights: with a constant 0.999, 37 % of the average is still the initialization
+ * after 1000 steps.
+ */
 export class EMA {
   /** The averaged tensors, in the order of the exported state. */
   readonly params: readonly Tensor[];
-  /** Weight of the old average in each update. */
+  /** Largest weight of the old average in an update (reached after about 10/(1 − decay) updates). */
   readonly decay: number;
+  /** Updates folded in so far (restore it on resume: it sets the warm-up). */
+  updates = 0;
   private readonly shadows: Tensor[];
 
   /** Starts the averages at the parameters' current values. */
@@ -34,7 +42,14 @@ export class EMA {
    */
   update(guard: Tensor | null = null): void {
     const rt = getRuntime();
-    this.params.forEach((p, i) => emaUpdate(rt, this.shadows[i]!, p, this.decay, guard));
+    const decay = this.nextDecay();
+    this.params.forEach((p, i) => emaUpdate(rt, this.shadows[i]!, p, decay, guard));
+  }
+
+  /** The decay of the next update, counting it (for fusing the update into the optimizer's pass). */
+  nextDecay(): number {
+    this.updates++;
+    return Math.min(this.decay, this.updates / (this.updates + 9));
   }
 
   /** The shadow of parameter `index` (for fusing the update into the optimizer's pass). */

@@ -95,13 +95,14 @@ export class Adam {
       weightDecay: this.weightDecay,
       step: this.steps,
     };
+    const emaDecay = options.ema?.nextDecay();
     this.params.forEach((p, i) => {
       if (!p.grad) return;
       adamStep(rt, p, this.m[i]!, this.v[i]!, p.grad, hp, {
         guard: options.guard,
         gradScale: options.gradScale,
         emaShadow: options.ema?.shadowOf(i),
-        emaDecay: options.ema?.decay,
+        emaDecay,
       });
     });
   }

@@ -96,6 +96,12 @@ Deno.test("save → load gives identical predictions; resume continues the run e
     assert.deepEqual(b, a, "resumed weights equal uninterrupted weights bit for bit");
     const log = (await Deno.readTextFile(`${dir}/resumed/train_log.jsonl`)).trim().split("\n");
     assert.deepEqual(log.map((l) => JSON.parse(l).step), [5, 10, 15, 20]);
+    const emaAt20 = (run: string) => Deno.readFile(`${dir}/${run}/checkpoints/step-00000020/ema.safetensors`);
+    assert.deepEqual(
+      await emaAt20("resumed"),
+      await emaAt20("straight"),
+      "the EMA (and its warm-up) resumes exactly",
+    );
 
     // A saved model loads for inference (EMA weights) and predicts what the trained object predicts with them.
     await straight.save(`${dir}/saved`);

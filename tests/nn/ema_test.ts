@@ -5,19 +5,25 @@ import { assertClose } from "../helpers/check.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";
 import { randomArray } from "../helpers/random.ts";
 
-Deno.test("EMA update, copyTo, swap and state export/import", gpuTest, async () => {
+Deno.test("EMA update with warm-up, copyTo, swap and state export/import", gpuTest, async () => {
   await withRuntime(async (rt) => {
     const values = [randomArray(15, 1), randomArray(7, 2)];
     const params = values.map((v, i) => Tensor.fromArray(v, [v.length], { persistent: true, name: `p${i}` }));
-    const decay = 0.9;
+    const decay = 0.5;
     const ema = new EMA(params, decay);
     const expected = values.map((v) => Float64Array.from(v));
-    for (let step = 0; step < 4; step++) {
+    // Warm-up decays min(0.5, n / (n + 9)): 0.1, 2/11, 0.25, 4/13, 1/3, 0.4, 7/16, 0.5, 0.5.
+    const decays: number[] = [];
+    for (let step = 1; step <= 9; step++) {
+      const d = Math.min(decay, step / (step + 9));
+      decays.push(d);
       const next = values.map((v, i) => randomArray(v.length, 10 * step + i));
       params.forEach((p, i) => rt.write(p.buffer, next[i]! as Float32Array<ArrayBuffer>));
       ema.update();
-      expected.forEach((e, i) => e.forEach((s, k) => (e[k] = decay * s + (1 - decay) * next[i]![k]!)));
+      expected.forEach((e, i) => e.forEach((s, k) => (e[k] = d * s + (1 - d) * next[i]![k]!)));
     }
+    assert.equal(decays[0], 0.1, "the first update mostly replaces the initial weights");
+    assert.equal(ema.updates, 9);
     const state = await ema.exportState();
     state.forEach((s, i) => assertClose(s, expected[i]!, 1e-6, `shadow ${i}`));
 
