@@ -22,6 +22,30 @@ import {
 /** Exit codes after a signal-triggered checkpoint (128 + signal number, as shells report them). */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
+/** Options a resumed run takes from its checkpoint, not from the command line. */
+const RUN_SETTINGS = new Set([
+  "lr",
+  "batchSize",
+  "chipSize",
+  "downsampleFactor",
+  "loss",
+  "ema",
+  "gradClip",
+  "seed",
+  "preset",
+  "blockStyle",
+  "innerChannel",
+  "normGroups",
+  "channelMults",
+  "attnRes",
+  "resBlocks",
+  "dropout",
+  "schedule",
+  "nTimestep",
+  "linearStart",
+  "linearEnd",
+]);
+
 /** The `train` command. */
 export const trainCommand = new Command("train")
   .description("train an SR3 model on a folder of chips (sr3 export output, or any images)")
@@ -87,12 +111,22 @@ Examples:
 
 Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130 (143); --resume continues.`,
   )
-  .action((dataDir, options) =>
+  .action((dataDir, options, command) =>
     runCommand("train", async () => {
       const hasModel = await pathExists(`${options.out}/model.json`);
       let sr: SuperResolution;
       if (options.resume) {
         if (!hasModel) throw new DataError(`${options.out}: no model.json to resume from`);
+        const ignored = command.options
+          .filter((o) =>
+            RUN_SETTINGS.has(o.attributeName()) && command.getOptionValueSource(o.attributeName()) === "cli"
+          )
+          .map((o) => o.long);
+        if (ignored.length > 0) {
+          console.error(
+            `warning: ${ignored.join(", ")} ignored: --resume continues with the checkpoint's settings`,
+          );
+        }
         const definition = await readModelDefinition(options.out);
         const data = await prepareData(dataDir, {
           chipSize: definition.unet.imageSize,

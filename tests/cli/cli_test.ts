@@ -286,8 +286,13 @@ Deno.test(
       await new Promise((r) => setTimeout(r, 200));
     }
     resumed.kill("SIGINT");
-    const status = await resumed.status;
+    const [status, stderr] = await Promise.all([resumed.status, new Response(resumed.stderr).text()]);
     assert.equal(status.code, 130, "exit 130 after SIGINT");
+    assert.match(
+      stderr,
+      /warning: --batch-size, --downsample-factor, --inner-channel, .* ignored: --resume continues with the checkpoint's settings/,
+      "knobs given again on --resume are named as ignored",
+    );
     const after = await readModelDefinition(`${dir}/model`);
     assert.ok(after.training!.step > killed.training!.step, `resumed past ${killed.training!.step}`);
     const steps = (await Deno.readTextFile(`${dir}/model/train_log.jsonl`)).trim().split("\n").map((l) =>
