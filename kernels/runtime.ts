@@ -467,6 +467,10 @@ export class Runtime {
     layers = 1,
   ): GPUTexture {
     this.assertUsable();
+    // wgpu's GL backend must fix a texture's target when it is created, and takes 6·k layers for a cube
+    // (array): bound as 2d-array, such a texture reads wrong texels (conv input gradients through 24, 48
+    // or 96 channels were garbage on llvmpipe). One spare layer keeps every texture a plain 2D array.
+    if (layers % 6 === 0) layers++;
     const reused = this.freeTextures.get(textureKey(width, height, format, layers))?.pop();
     if (reused) {
       this.freeTextureOrder.delete(reused);

@@ -32,6 +32,9 @@ const cases: Case[] = [
   { x: [1, 5, 6, 7], outChannels: 4, kernel: 1, stride: 2, padding: 0 },
   { x: [1, 4, 8, 8], outChannels: 4, kernel: 1, stride: 2, padding: 1 },
   { x: [3, 9, 11, 13], outChannels: 21, kernel: 3, stride: 1, padding: 1 },
+  // 48 output channels pack into 12·k² texture layers: a multiple of 6, which wgpu's GL backend took for
+  // a cube array (wrong input gradients on llvmpipe until the runtime stopped allocating such textures).
+  { x: [2, 4, 4, 4], outChannels: 48, kernel: 3, stride: 1, padding: 1 },
 ];
 
 function upload(h: HostTensor): Tensor {
