@@ -7,6 +7,7 @@ export * from "./reduce.ts";
 export { broadcastTo } from "./broadcast.ts";
 export { reshape } from "./reshape.ts";
 export * from "./shape.ts";
+export * from "./pixel_shuffle.ts";
 export * from "./group_norm.ts";
 export * from "./attention.ts";
 export * from "./dropout.ts";
