@@ -1,20 +1,44 @@
 /**
+ * Image-quality metrics of a super-resolved image against its high-resolution reference.
+ *
  * PSNR and SSIM exactly as published SR3 numbers are computed (the SR3 reference's `core/metrics.py`):
  * images are converted to uint8 (clamp to [−1, 1], map to [0, 255], round half to even like NumPy),
  * PSNR = 20·log10(255/√MSE) over all channels with no border crop (Infinity for identical images),
  * SSIM uses an 11×11 Gaussian window with σ = 1.5, C1 = (0.01·255)², C2 = (0.03·255)², "valid" filtering
  * (a 5-pixel border dropped), and the mean over channels.
+ *
+ * Next to them, on the same uint8 images (0..255 units), the remote-sensing metrics of spectral_metrics.ts:
+ * SAM (spectral angle, degrees), and, given the scale factor, ERGAS (Wald 2000) and the high-frequency
+ * energy ratio (detail above the low-resolution Nyquist frequency, output / reference).
  * @module
  */
 import { DataError } from "./errors.ts";
 import { readRaster } from "./raster.ts";
+import { resizeBicubic } from "./resample.ts";
+import { toDataTypeValue } from "./types.ts";
+import { ergas, highFrequencyRatio, spectralAngleMapper } from "./spectral_metrics.ts";
 
-/** PSNR and SSIM of one image pair. */
+/** Quality of one image against its reference. */
 export interface ImageMetrics {
   /** Peak signal-to-noise ratio in dB (Infinity when identical). */
   psnr: number;
   /** Mean structural similarity in [−1, 1]. */
   ssim: number;
+  /** Spectral angle mapper: mean per-pixel angle between band vectors, in degrees (0 when identical). */
+  sam: number;
+  /** ERGAS (Wald 2000), lower is better, 0 when identical; only when the scale factor is known. */
+  ergas?: number;
+  /**
+   * High-frequency energy above the low-resolution Nyquist frequency, output / reference: ≈0 blurred,
+   * ≈1 the reference's amount of detail, >1 noise; only when the scale factor is known.
+   */
+  highFrequencyRatio?: number;
+}
+
+/** Options of {@link imageMetrics}. */
+export interface MetricOptions {
+  /** The super-resolution factor (4 for ×4, ≥ 1); ERGAS and the high-frequency ratio need it. */
+  factor?: number;
 }
 
 const WINDOW = 11;
@@ -134,14 +158,44 @@ export function ssimUint8(a: Uint8Array, b: Uint8Array, width: number, height: n
   return total / channels;
 }
 
+/** All metrics of two uint8 images; `b` is the reference for the asymmetric ones. */
+function uint8Metrics(
+  a: Uint8Array,
+  b: Uint8Array,
+  width: number,
+  height: number,
+  factor?: number,
+): ImageMetrics {
+  const metrics: ImageMetrics = {
+    psnr: psnrUint8(a, b),
+    ssim: ssimUint8(a, b, width, height),
+    sam: spectralAngleMapper(a, b, width, height),
+  };
+  if (factor !== undefined) {
+    metrics.ergas = ergas(a, b, width, height, factor);
+    metrics.highFrequencyRatio = highFrequencyRatio(a, b, width, height, factor);
+  }
+  return metrics;
+}
+
 /**
- * PSNR and SSIM of two [−1, 1] images (band-sequential, same shape), converted to uint8 first exactly as
- * the SR3 reference does. For a batch, call per image.
+ * Metrics of an output image `a` against its reference `b`, two [−1, 1] images (band-sequential, same
+ * shape), converted to uint8 first exactly as the SR3 reference does. PSNR, SSIM and SAM are symmetric;
+ * ERGAS and the high-frequency ratio (only with `options.factor`) take `b` as the reference. For a batch,
+ * call per image.
+ * @param a the output (e.g. super-resolved) image
+ * @param b the reference (true high-resolution) image
+ * @param options `factor`: the super-resolution factor, for ERGAS and the high-frequency ratio
+ * @throws {RangeError} when sizes differ, the image is smaller than 11×11, or the factor is below 1
  */
-export function imageMetrics(a: Float32Array, b: Float32Array, width: number, height: number): ImageMetrics {
-  const a8 = toUint8Image(a);
-  const b8 = toUint8Image(b);
-  return { psnr: psnrUint8(a8, b8), ssim: ssimUint8(a8, b8, width, height) };
+export function imageMetrics(
+  a: Float32Array,
+  b: Float32Array,
+  width: number,
+  height: number,
+  options: MetricOptions = {},
+): ImageMetrics {
+  return uint8Metrics(toUint8Image(a), toUint8Image(b), width, height, options.factor);
 }
 
 /** Per-band linear map of native values to uint8 over [min, max] of the reference raster (rounded, clamped). */
@@ -168,29 +222,93 @@ export interface RasterMetrics extends ImageMetrics {
   height: number;
   /** Number of bands compared. */
   bands: number;
-  /** How native values became uint8: "uint8" (as stored) or "reference range" (per-band min–max of A). */
+  /** How native values became uint8: "uint8" (as stored) or "reference range" (per-band min–max of B). */
   scaling: "uint8" | "reference range";
+  /** The scale factor used for ERGAS and the high-frequency ratio (given, or inferred from the LR raster). */
+  factor?: number;
+  /** The same metrics for the bicubic upsampling of the low-resolution raster, when one was given. */
+  bicubic?: ImageMetrics;
+}
+
+/** Options of {@link rasterMetrics}. */
+export interface RasterMetricOptions extends MetricOptions {
+  /**
+   * A low-resolution raster (e.g. the super-resolution input): its bicubic upsampling to the reference's
+   * size is scored as a baseline. Without `factor`, the factor is the (integer) ratio of the sizes.
+   */
+  lowResolution?: string;
+}
+
+function bandRanges(data: Float32Array, bands: number, pixels: number): { min: number; max: number }[] {
+  return Array.from({ length: bands }, (_, band) => {
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = band * pixels; i < (band + 1) * pixels; i++) {
+      const v = data[i]!;
+      if (Number.isNaN(v)) continue;
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    return { min, max };
+  });
+}
+
+/** The factor relating a low-resolution raster to the reference: checked when given, else inferred. */
+function lowResolutionFactor(
+  lowPath: string,
+  low: { width: number; height: number },
+  referencePath: string,
+  reference: { width: number; height: number },
+  factor: number | undefined,
+): number {
+  const sizes = `${low.width}×${low.height} vs ${reference.width}×${reference.height}`;
+  if (factor === undefined) {
+    const inferred = Math.round(reference.width / low.width);
+    if (
+      inferred < 1 || low.width * inferred !== reference.width || low.height * inferred !== reference.height
+    ) {
+      throw new DataError(
+        `${lowPath} and ${referencePath}: sizes ${sizes} do not differ by one integer factor; pass the factor`,
+      );
+    }
+    return inferred;
+  }
+  if (
+    Math.round(low.width * factor) !== reference.width || Math.round(low.height * factor) !== reference.height
+  ) {
+    throw new DataError(
+      `${lowPath} and ${referencePath}: sizes ${sizes} do not match the scale factor ${factor}`,
+    );
+  }
+  return factor;
 }
 
 /**
- * PSNR and SSIM of two rasters of equal size and band count (a is the reference, e.g. the true
- * high-resolution image). uint8 rasters are compared as stored; other types are mapped to 0–255 per band
- * by the reference's minimum and maximum, so both use the same scale. Nodata pixels are not excluded
- * (SSIM needs whole windows); compare rasters with the same nodata layout.
- * @throws {DataError} naming both files when their sizes or band counts differ, or either cannot be read
+ * Metrics of raster A (e.g. the super-resolved output) against raster B (the true high-resolution
+ * reference), of equal size and band count. uint8 rasters are compared as stored; other types are mapped
+ * to 0–255 per band by the reference's minimum and maximum, so that every image compared against B uses
+ * the same scale. Nodata pixels are not excluded (SSIM needs whole windows); compare rasters with the same
+ * nodata layout. With `options.lowResolution`, the bicubic upsampling of that raster (same bands, the same
+ * mapping to 0–255) is scored against B as well.
+ * @param bands 0-based bands to compare (default: all)
+ * @param options `factor` for ERGAS and the high-frequency ratio; `lowResolution` for the bicubic baseline
+ * @throws {DataError} naming the files when their sizes or band counts differ, the low-resolution raster
+ * does not match the factor, or a file cannot be read
+ * @throws {RangeError} for a factor below 1
  */
 export async function rasterMetrics(
   pathA: string,
   pathB: string,
   bands?: readonly number[],
+  options: RasterMetricOptions = {},
 ): Promise<RasterMetrics> {
   const a = await readRaster(pathA, bands);
   const b = await readRaster(pathB, bands);
-  const { width, height } = a.info;
-  if (width !== b.info.width || height !== b.info.height || a.bands !== b.bands) {
+  const { width, height } = b.info;
+  if (width !== a.info.width || height !== a.info.height || a.bands !== b.bands) {
     throw new DataError(
       `${pathA} and ${pathB}: cannot compare rasters of different shape ` +
-        `(${width}×${height}×${a.bands} vs ${b.info.width}×${b.info.height}×${b.bands})`,
+        `(${a.info.width}×${a.info.height}×${a.bands} vs ${width}×${height}×${b.bands})`,
     );
   }
   if (width < WINDOW || height < WINDOW) {
@@ -200,32 +318,36 @@ export async function rasterMetrics(
   }
   const pixels = width * height;
   const bothUint8 = a.info.dataType === "uint8" && b.info.dataType === "uint8";
-  let a8: Uint8Array;
-  let b8: Uint8Array;
-  if (bothUint8) {
-    a8 = Uint8Array.from(a.data);
-    b8 = Uint8Array.from(b.data);
-  } else {
-    const ranges = Array.from({ length: a.bands }, (_, band) => {
-      let min = Infinity;
-      let max = -Infinity;
-      for (let i = band * pixels; i < (band + 1) * pixels; i++) {
-        const v = a.data[i]!;
-        if (Number.isNaN(v)) continue;
-        min = Math.min(min, v);
-        max = Math.max(max, v);
-      }
-      return { min, max };
-    });
-    a8 = rasterToUint8(a.data, pixels, ranges);
-    b8 = rasterToUint8(b.data, pixels, ranges);
+  const ranges = bothUint8
+    ? Array.from({ length: b.bands }, () => ({ min: 0, max: 255 }))
+    : bandRanges(b.data, b.bands, pixels);
+  const toUint8 = (data: Float32Array) =>
+    bothUint8 ? Uint8Array.from(data) : rasterToUint8(data, pixels, ranges);
+  const reference8 = toUint8(b.data);
+  let factor = options.factor;
+  let bicubic: ImageMetrics | undefined;
+  if (options.lowResolution !== undefined) {
+    const lowPath = options.lowResolution;
+    const low = await readRaster(lowPath, bands);
+    if (low.bands !== b.bands) {
+      throw new DataError(
+        `${lowPath} and ${pathB}: ${low.bands} bands vs ${b.bands}; compare the same bands`,
+      );
+    }
+    factor = lowResolutionFactor(lowPath, low.info, pathB, b.info, factor);
+    // Stored in the reference's data type (rounded, clamped) as a written bicubic raster would be, then
+    // mapped to 0–255 like any output compared against B.
+    const upsampled = resizeBicubic(low.data, low.info.width, low.info.height, width, height)
+      .map((v) => toDataTypeValue(v, b.info.dataType));
+    bicubic = uint8Metrics(toUint8(upsampled), reference8, width, height, factor);
   }
   return {
-    psnr: psnrUint8(a8, b8),
-    ssim: ssimUint8(a8, b8, width, height),
+    ...uint8Metrics(toUint8(a.data), reference8, width, height, factor),
     width,
     height,
-    bands: a.bands,
+    bands: b.bands,
     scaling: bothUint8 ? "uint8" : "reference range",
+    ...(factor === undefined ? {} : { factor }),
+    ...(bicubic === undefined ? {} : { bicubic }),
   };
 }

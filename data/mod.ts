@@ -77,10 +77,23 @@ export {
 export {
   type ImageMetrics,
   imageMetrics,
+  type MetricOptions,
   psnrUint8,
+  type RasterMetricOptions,
   type RasterMetrics,
   rasterMetrics,
   signedUnitToByte,
   ssimUint8,
   toUint8Image,
 } from "./metrics.ts";
+export {
+  ergas,
+  highFrequencyRatio,
+  radialPowerSpectrum,
+  type RadialSpectrum,
+  type Samples,
+  spectralAngleMapper,
+  SPECTRUM_MIN_SIDE,
+  SPECTRUM_PATCH,
+  spectrumPatchSize,
+} from "./spectral_metrics.ts";

@@ -303,3 +303,27 @@ Deno.test(
     await Deno.remove(dir, { recursive: true });
   },
 );
+
+Deno.test("metrics --lr scores a bicubic baseline row (factor from the sizes); --factor must be ≥ 1", async () => {
+  const dir = await Deno.makeTempDir();
+  const n = 48;
+  const hr = Float32Array.from({ length: 3 * n * n }, (_, i) => (i * 37 + ((i * i) % 101)) % 256);
+  const lr = Float32Array.from({ length: 3 * (n / 4) ** 2 }, (_, i) => (i * 11) % 256);
+  const header = { bandCount: 3, dataType: "uint8" as const };
+  await writeGeoTiff(`${dir}/hr.tif`, hr, { ...header, width: n, height: n });
+  await writeGeoTiff(`${dir}/lr.tif`, lr, { ...header, width: n / 4, height: n / 4 });
+  const json = await sr3(["metrics", `${dir}/hr.tif`, `${dir}/hr.tif`, "--lr", `${dir}/lr.tif`, "--json"]);
+  assert.equal(json.code, 0, json.stderr);
+  const result = JSON.parse(json.stdout);
+  assert.deepEqual([result.factor, result.sam, result.ergas, result.highFrequencyRatio], [4, 0, 0, 1]);
+  assert.deepEqual(Object.keys(result.bicubic), ["psnr", "ssim", "sam", "ergas", "highFrequencyRatio"]);
+  const text = await sr3(["metrics", `${dir}/hr.tif`, `${dir}/hr.tif`, "--lr", `${dir}/lr.tif`]);
+  assert.match(
+    text.stdout,
+    /PSNR \(dB\) +SSIM +SAM \(°\) +ERGAS +HF ratio\nhr\.tif +inf +1\.0000 +0\.00 +0\.00 +1\.000\nbicubic /,
+  );
+  const badFactor = await sr3(["metrics", `${dir}/hr.tif`, `${dir}/hr.tif`, "--factor", "0.5"]);
+  assert.equal(badFactor.code, 2);
+  assert.match(badFactor.stderr, /"0\.5" is not a scale factor/);
+  await Deno.remove(dir, { recursive: true });
+});

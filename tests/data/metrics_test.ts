@@ -14,6 +14,8 @@ import assert from "node:assert/strict";
 import { DataError } from "../../data/errors.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { imageMetrics, psnrUint8, rasterMetrics, ssimUint8, toUint8Image } from "../../data/metrics.ts";
+import { resizeBicubic } from "../../data/resample.ts";
+import { ergas, highFrequencyRatio, spectralAngleMapper } from "../../data/spectral_metrics.ts";
 import { RASTERS, withTempDir } from "./helpers.ts";
 
 const [C, H, W] = [3, 20, 24];
@@ -87,4 +89,109 @@ Deno.test("rasterMetrics compares two GeoTIFFs; different shapes are a DataError
       );
       return true;
     });
+  }));
+
+Deno.test("imageMetrics: SAM on the uint8 images always; ERGAS and the HF ratio only given the factor", () => {
+  const plain = imageMetrics(f, g, W, H);
+  assert.deepEqual(Object.keys(plain), ["psnr", "ssim", "sam"]);
+  const withFactor = imageMetrics(f, g, W, H, { factor: 4 });
+  // PSNR/SSIM stay the published numbers, bit for bit; the rest are spectral_metrics.ts on the uint8 images.
+  assert.equal(withFactor.psnr, 29.07411880243712);
+  assert.equal(withFactor.ssim, plain.ssim);
+  const [f8, g8] = [toUint8Image(f), toUint8Image(g)];
+  assert.equal(withFactor.sam, spectralAngleMapper(f8, g8, W, H));
+  assert.equal(withFactor.sam, plain.sam);
+  assert.equal(withFactor.ergas, ergas(f8, g8, W, H, 4));
+  assert.equal(withFactor.highFrequencyRatio, highFrequencyRatio(f8, g8, W, H, 4));
+  assert.ok(withFactor.ergas! > 0 && withFactor.highFrequencyRatio! > 0);
+
+  // In 0..255 units (1, −1, −1) is (255, 0, 0) and (1, 1, −1) is (255, 255, 0): 45° (in raw [−1, 1] units
+  // it would be arccos(1/3) ≈ 70.5°). (−1, −1, −1) is the zero vector: skipped.
+  const n = 11;
+  const pixel = (i: number, vector: number[]) => i % 3 === 0 ? [-1, -1, -1] : vector;
+  const a = new Float32Array(3 * n * n);
+  const b = new Float32Array(3 * n * n);
+  for (let i = 0; i < n * n; i++) {
+    pixel(i, [1, -1, -1]).forEach((v, c) => a[c * n * n + i] = v);
+    [1, 1, -1].forEach((v, c) => b[c * n * n + i] = v);
+  }
+  assert.ok(Math.abs(imageMetrics(a, b, n, n).sam - 45) < 1e-12);
+  assert.equal(imageMetrics(b, b, n, n, { factor: 2 }).sam, 0);
+});
+
+Deno.test("rasterMetrics --lr: the bicubic baseline is scored like a stored bicubic raster; sizes checked", () =>
+  withTempDir(async (dir) => {
+    const n = 48;
+    let state = 9;
+    const hr = Float32Array.from(
+      { length: 3 * n * n },
+      () => Math.floor(((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648) * 256),
+    );
+    const lr = resizeBicubic(hr, n, n, n / 4, n / 4).map((v) => Math.min(255, Math.max(0, Math.round(v))));
+    const header = { bandCount: 3, dataType: "uint8" as const };
+    await writeGeoTiff(`${dir}/hr.tif`, hr, { ...header, width: n, height: n });
+    await writeGeoTiff(`${dir}/lr.tif`, lr, { ...header, width: n / 4, height: n / 4 });
+    await writeGeoTiff(`${dir}/bicubic.tif`, resizeBicubic(lr, n / 4, n / 4, n, n), {
+      ...header,
+      width: n,
+      height: n,
+    });
+    const result = await rasterMetrics(`${dir}/hr.tif`, `${dir}/hr.tif`, undefined, {
+      lowResolution: `${dir}/lr.tif`,
+    });
+    assert.equal(result.factor, 4, "inferred from 12×12 → 48×48");
+    assert.deepEqual(
+      [result.psnr, result.ssim, result.sam, result.ergas, result.highFrequencyRatio],
+      [Infinity, 1, 0, 0, 1],
+    );
+    const stored = await rasterMetrics(`${dir}/bicubic.tif`, `${dir}/hr.tif`, undefined, { factor: 4 });
+    const { width: _w, height: _h, bands: _b, scaling: _s, factor: _f, ...storedMetrics } = stored;
+    assert.deepEqual(result.bicubic, storedMetrics);
+    assert.ok(
+      result.bicubic!.highFrequencyRatio! < 0.1,
+      `bicubic HF ratio ${result.bicubic!.highFrequencyRatio}`,
+    );
+    assert.ok(result.bicubic!.ergas! > 10 && result.bicubic!.sam! > 5);
+
+    const plain = await rasterMetrics(`${dir}/bicubic.tif`, `${dir}/hr.tif`);
+    assert.equal(plain.ergas, undefined);
+    assert.equal(plain.psnr, stored.psnr);
+
+    await writeGeoTiff(`${dir}/lr13.tif`, new Float32Array(3 * 13 * 12), {
+      ...header,
+      width: 13,
+      height: 12,
+    });
+    const cases: [string, number | undefined, RegExp][] = [
+      [
+        "lr13.tif",
+        undefined,
+        /lr13\.tif and .*hr\.tif: sizes 13×12 vs 48×48 do not differ by one integer factor/,
+      ],
+      ["lr.tif", 3, /lr\.tif and .*hr\.tif: sizes 12×12 vs 48×48 do not match the scale factor 3/],
+    ];
+    for (const [name, factor, message] of cases) {
+      await assert.rejects(
+        rasterMetrics(`${dir}/bicubic.tif`, `${dir}/hr.tif`, undefined, {
+          lowResolution: `${dir}/${name}`,
+          factor,
+        }),
+        (error: unknown) => error instanceof DataError && message.test(error.message),
+      );
+    }
+  }));
+
+Deno.test("rasterMetrics maps non-uint8 rasters to 0–255 by the reference's (second raster's) range", () =>
+  withTempDir(async (dir) => {
+    // Reference: a 1000/2020 checkerboard (0 and 255 after mapping). Output: 1510 everywhere, which maps
+    // to (1510 − 1000)·255/1020 = 127.5 → 128, so MSE = (128² + 127²)/2 = 16256.5. (Mapped by its own,
+    // empty range it would be 0 everywhere and PSNR 20·log10(√2) ≈ 3.01 dB.)
+    const n = 12;
+    const header = { width: n, height: n, bandCount: 1, dataType: "uint16" as const };
+    const checker = Float32Array.from({ length: n * n }, (_, i) => (i + Math.floor(i / n)) % 2 ? 2020 : 1000);
+    await writeGeoTiff(`${dir}/reference.tif`, checker, header);
+    await writeGeoTiff(`${dir}/flat.tif`, new Float32Array(n * n).fill(1510), header);
+    const metrics = await rasterMetrics(`${dir}/flat.tif`, `${dir}/reference.tif`);
+    assert.equal(metrics.scaling, "reference range");
+    assert.ok(Math.abs(metrics.psnr - 6.020533124945522) < 1e-12, `PSNR ${metrics.psnr}`);
   }));
