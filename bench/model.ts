@@ -7,6 +7,7 @@
  */
 import { prepareData, SuperResolution } from "../diffusion/super_resolution.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";
+import { sr3Objective } from "../diffusion/objectives.ts";
 import { Trainer } from "../diffusion/trainer.ts";
 import { buildSchedule } from "../diffusion/schedule.ts";
 import { sampleValidation, scoreBatches } from "../diffusion/evaluate.ts";
@@ -107,7 +108,7 @@ export async function stepTable(rt: Runtime): Promise<Table> {
   const config = unetConfig("tiny", { blockStyle: "reference", imageSize: 32 });
   const model = UNet.create(config, 0);
   const schedule = buildSchedule({ schedule: "linear", nTimestep: 2000, linearStart: 1e-6, linearEnd: 1e-2 });
-  const trainer = new Trainer(model, schedule, { gradClip: null });
+  const trainer = new Trainer(sr3Objective(model, schedule), { gradClip: null });
   const batch = syntheticBatch(config, 1);
   const readsBefore = rt.counters().readbacks;
   const trainMs = await medianMs(rt, () => trainer.trainStep(batch), 10);
@@ -165,7 +166,7 @@ export async function memoryTable(rt: Runtime): Promise<Table> {
       linearStart: 1e-6,
       linearEnd: 1e-2,
     });
-    const trainer = new Trainer(model, schedule, {});
+    const trainer = new Trainer(sr3Objective(model, schedule), {});
     const batch = syntheticBatch(config, 1);
     trainer.trainStep(batch);
     await rt.sync();
@@ -275,7 +276,7 @@ export async function samplerTable(
   for (const { name, samplingType, steps, startNoiseLevel } of runs) {
     const reads = rt.counters().readbacks;
     const start = performance.now();
-    const batches = await sampleValidation(sr.model, sr.schedule, data.dataset, {
+    const batches = await sampleValidation(sr.parts, data.dataset, {
       samplingType,
       nTimestep: steps,
       startNoiseLevel,

@@ -8,6 +8,7 @@ import { pathExists } from "../data/files.ts";
 import { DataError } from "../data/errors.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";
 import { SCHEDULE_NAMES } from "../diffusion/schedule.ts";
+import { type FormulationKind, FORMULATIONS, PREDICTION_TARGETS } from "../diffusion/formulation.ts";
 import { prepareData, SuperResolution } from "../diffusion/super_resolution.ts";
 import { configWarnings, PRESET_NAMES, unetConfig } from "../nn/unet.ts";
 import {
@@ -44,6 +45,13 @@ const RUN_SETTINGS = new Set([
   "nTimestep",
   "linearStart",
   "linearEnd",
+  "formulation",
+  "predictionTarget",
+  "minSnrGamma",
+  "meanSteps",
+  "meanLr",
+  "meanFeatures",
+  "meanBlocks",
 ]);
 
 /** The `train` command. */
@@ -80,7 +88,25 @@ export const trainCommand = new Command("train")
   .option("--n-timestep <n>", "training noise levels T", parsePositiveInt, 2000)
   .option("--linear-start <beta>", "first β of linear-family schedules", parseNumber, 1e-6)
   .option("--linear-end <beta>", "last β of linear-family schedules", parseNumber, 1e-2)
-  .addOption(new Option("--loss <kind>", "loss on the predicted noise").choices(["l1", "l2"]).default("l1"))
+  .addOption(
+    new Option("--formulation <kind>", Object.entries(FORMULATIONS).map(([k, v]) => `${k}: ${v}`).join("; "))
+      .choices(Object.keys(FORMULATIONS) as FormulationKind[])
+      .default("sr3" as FormulationKind),
+  )
+  .addOption(
+    new Option("--prediction-target <t>", "what the UNet predicts (default eps for sr3, v for residual)")
+      .choices(PREDICTION_TARGETS),
+  )
+  .option(
+    "--min-snr-gamma <g>",
+    "Min-SNR-γ loss weighting (default: none for sr3, 5 for residual)",
+    parseNumber,
+  )
+  .option("--mean-steps <n>", "residual: mean-predictor steps before the UNet trains", parsePositiveInt, 2000)
+  .option("--mean-lr <rate>", "residual: the mean predictor's Adam learning rate", parseNumber, 1e-3)
+  .option("--mean-features <n>", "residual: mean-predictor feature channels", parsePositiveInt, 32)
+  .option("--mean-blocks <n>", "residual: mean-predictor residual blocks", parseNonNegativeInt, 4)
+  .addOption(new Option("--loss <kind>", "loss on the prediction").choices(["l1", "l2"]).default("l1"))
   .option("--ema <decay>", "EMA decay of the weights", parseNumber, 0.999)
   .option("--no-ema", "keep no EMA of the weights")
   .option("--grad-clip <norm>", "clip the global gradient norm", parseNumber, 1)
@@ -107,6 +133,7 @@ export const trainCommand = new Command("train")
 Examples:
   $ sr3 train chips --out models/naip --preset tiny --steps 2000 --tensorboard runs/naip
   $ sr3 train chips --out models/naip --resume --steps 1000
+  $ sr3 train chips --out models/naip-res --formulation residual --mean-steps 3000 --steps 5000
   $ sr3 train pairs --out models/l8 --preset sr3-64-512 --chip-size 256 --epochs 200 --lr 1e-5
 
 Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130 (143); --resume continues.`,
@@ -175,8 +202,18 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
           linearStart: options.linearStart,
           linearEnd: options.linearEnd,
           seed: options.seed,
+          formulation: options.formulation,
+          predictionTarget: options.predictionTarget,
+          minSnrGamma: options.minSnrGamma,
+          meanNet: { features: options.meanFeatures, blocks: options.meanBlocks },
         });
         const d = sr.definition;
+        if (sr.meanNet) {
+          console.error(
+            `residual formulation: a ${sr.meanNet.parameterCount().toLocaleString("en")}-parameter mean ` +
+              `predictor trains for ${options.meanSteps} steps first, then the UNet diffuses HR − mean`,
+          );
+        }
         console.error(
           `training ${d.unet.blockStyle}-style SR3 (${options.preset} preset, ${
             sr.model.parameterCount().toLocaleString("en")
@@ -188,6 +225,8 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
       const result = await sr.fit(options.epochs, {
         outDir: options.out,
         steps: options.steps,
+        meanSteps: options.meanSteps,
+        meanLr: options.meanLr,
         maxSeconds: options.maxMinutes === undefined ? undefined : options.maxMinutes * 60,
         lr: options.lr,
         loss: options.loss as "l1" | "l2",

@@ -189,6 +189,17 @@ export class ChipDataset {
     return this.assemble(indices, random);
   }
 
+  /**
+   * Up to `limit` training chips in a fixed order (centre crops, no augmentation), without touching the
+   * training order: for statistics of the training data.
+   */
+  *trainingBatches(batchSize: number, limit = Infinity): Generator<Batch> {
+    const chips = this.train.slice(0, Math.min(limit, this.train.length));
+    for (let start = 0; start < chips.length; start += batchSize) {
+      yield this.assemble(chips.slice(start, start + batchSize), null);
+    }
+  }
+
   /** Validation batches in a fixed order: centre crops, no augmentation. */
   *validationBatches(batchSize: number): Generator<Batch> {
     for (let start = 0; start < this.val.length; start += batchSize) {

@@ -30,8 +30,16 @@ export interface TileBatch {
   tiles: Tile[];
 }
 
-/** The model: returns HR tiles in [−1, 1], N × C × H × W, for a batch. */
-export type SuperResolve = (batch: TileBatch) => Promise<Float32Array>;
+/** What the model returns for a batch: HR tiles in [−1, 1], N × C × H × W, and optionally their uncertainty. */
+export interface SuperResolved {
+  /** The super-resolved tiles. */
+  hr: Float32Array;
+  /** Per-pixel standard deviation over samples, in [−1, 1] units (same layout), or null. */
+  std: Float32Array | null;
+}
+
+/** The model: super-resolves a batch of tiles. */
+export type SuperResolve = (batch: TileBatch) => Promise<SuperResolved>;
 
 /** Options of {@link upscaleRaster}. */
 export interface UpscaleOptions {
@@ -39,6 +47,11 @@ export interface UpscaleOptions {
   inputPath: string;
   /** The GeoTIFF to write (refused if it exists, unless `overwrite`). */
   outputPath: string;
+  /**
+   * Also write the model's per-pixel standard deviation here (float32 GeoTIFF in the input's units,
+   * georeferenced like the output); the model must return `std`.
+   */
+  uncertaintyPath?: string;
   /** Scale factor (HR pixels per LR pixel along each axis). */
   factor: number;
   /** Model input size in LR pixels. */
@@ -119,6 +132,7 @@ export async function upscaleRaster(
   const { inputPath, outputPath, factor, tileSize, padding, batchSize, normalization } = options;
   const source = await openRaster(inputPath);
   let writer: GeoTiffStripWriter | null = null;
+  let stdWriter: GeoTiffStripWriter | null = null;
   try {
     const bands = checkBands(inputPath, source.bandCount, options.bands);
     if (bands.length !== normalization.low.length) {
@@ -131,14 +145,28 @@ export async function upscaleRaster(
     }
     const plan = planTiles(inputPath, source.width, source.height, tileSize, padding);
     const blender = new TileBlender(plan, factor, bands.length);
-    writer = await GeoTiffStripWriter.open(outputPath, {
+    const header = {
       width: blender.width,
       height: blender.height,
       bandCount: bands.length,
+      geo: source.geo ? scaleGeo(source.geo, factor) : null,
+    };
+    writer = await GeoTiffStripWriter.open(outputPath, {
+      ...header,
       dataType: options.dataType ?? normalization.dataType,
       nodata: source.nodata,
-      geo: source.geo ? scaleGeo(source.geo, factor) : null,
     }, { overwrite: options.overwrite });
+    const stdBlender = options.uncertaintyPath ? new TileBlender(plan, factor, bands.length) : null;
+    if (options.uncertaintyPath) {
+      stdWriter = await GeoTiffStripWriter.open(options.uncertaintyPath, {
+        ...header,
+        dataType: "float32",
+        nodata: source.nodata === null ? null : -1,
+      }, { overwrite: options.overwrite });
+    }
+    const stdOutput = stdWriter;
+    // Standard deviations scale by half the normalised range: [−1, 1] spans (high − low).
+    const halfRange = normalization.high.map((high, b) => (high - normalization.low[b]!) / 2);
     const output = writer;
     const lrPixels = tileSize * tileSize;
     const side = tileSize * factor;
@@ -154,6 +182,15 @@ export async function upscaleRaster(
           nodata: source.nodata,
         });
         await output.writeRows(rows.y, native);
+      }
+      if (!stdBlender || !stdOutput) return;
+      for (let rows = stdBlender.takeFinishedRows(); rows; rows = stdBlender.takeFinishedRows()) {
+        const plane = rows.count * stdBlender.width;
+        const native = rows.data.map((
+          v,
+          i,
+        ) => (rows.valid[i % plane] ? v * halfRange[Math.floor(i / plane)]! : -1));
+        await stdOutput.writeRows(rows.y, native);
       }
     };
     const runBatch = async (): Promise<void> => {
@@ -172,7 +209,10 @@ export async function upscaleRaster(
         lr.set(p.lr, n * p.lr.length);
         lrUp.set(p.lrUp, n * hrLength);
       });
-      const hr = await superResolve({ lr, lrUp, shape, tiles: pending.map((p) => p.tile) });
+      const { hr, std } = await superResolve({ lr, lrUp, shape, tiles: pending.map((p) => p.tile) });
+      if (stdBlender && !std) {
+        throw new RangeError("an uncertainty map needs a model that returns std (samples > 1)");
+      }
       if (hr.length !== pending.length * hrLength) {
         throw new RangeError(
           `superResolve returned ${hr.length} values for ${pending.length}×${bands.length}×${side}×${side}`,
@@ -181,7 +221,9 @@ export async function upscaleRaster(
       pending.forEach((p, n) => {
         const tileHr = hr.slice(n * hrLength, (n + 1) * hrLength);
         if (options.colorCorrection) correctColours(tileHr, p.lr, p.valid, tileSize, factor);
-        blender.add(p.tile, tileHr, enlargeMask(p.valid, tileSize, tileSize, factor));
+        const hrValid = enlargeMask(p.valid, tileSize, tileSize, factor);
+        blender.add(p.tile, tileHr, hrValid);
+        stdBlender?.add(p.tile, std!.slice(n * hrLength, (n + 1) * hrLength), hrValid);
       });
       done += pending.length;
       pending = [];
@@ -202,6 +244,7 @@ export async function upscaleRaster(
         const valid = validMask(lrNative, lrPixels, source.nodata);
         if (!valid.some((v) => v === 1)) {
           blender.skip(tile);
+          stdBlender?.skip(tile);
           skippedTiles++;
           continue;
         }
@@ -215,6 +258,7 @@ export async function upscaleRaster(
     await runBatch();
     await drain();
     if (done === 0) throw new DataError(`${inputPath}: every pixel is nodata; nothing to super-resolve`);
+    await stdWriter?.close();
     await output.close();
     return {
       outputPath,
@@ -226,6 +270,7 @@ export async function upscaleRaster(
     };
   } catch (error) {
     await writer?.abort();
+    await stdWriter?.abort();
     throw error;
   } finally {
     await source.close();

@@ -5,32 +5,15 @@
  * @module
  */
 import type { Batch, ChipDataset } from "../data/dataset.ts";
-import { imageMetrics } from "../data/metrics.ts";
+import { type ImageMetrics, imageMetrics } from "../data/metrics.ts";
 import { imageGrid } from "../data/plot.ts";
 import { encodePng } from "../data/png.ts";
 import { previewImage } from "../data/preview.ts";
-import { Tensor } from "../nn/tensor.ts";
-import type { UNet } from "../nn/unet.ts";
 import type { EMA } from "../nn/ema.ts";
-import { unetDenoiser } from "./denoisers.ts";
-import { DDIM_DEFAULT_STEPS, DPMPP_DEFAULT_STEPS, sample, type SamplerName } from "./samplers/mod.ts";
-import type { ScheduleTables } from "./schedule.ts";
+import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
+import { DDIM_DEFAULT_STEPS, DPMPP_DEFAULT_STEPS } from "./samplers/mod.ts";
 
-/** How to sample: arcgis's `sampling_type` and `n_timestep`, plus a seed. */
-export interface SamplingSettings {
-  /** "ddim" (default), "ddpm" or "dpmpp". */
-  samplingType?: SamplerName;
-  /** Network calls for ddim (default 200) and dpmpp (default 20); ddpm always uses every step. */
-  nTimestep?: number;
-  /** Seed of the sampler's noise (default 0). */
-  seed?: number;
-  /** DDIM η (default 0). */
-  eta?: number;
-  /** Truncated start from the noised condition at this noise level (see SampleOptions). */
-  startNoiseLevel?: number;
-  /** Called with (network calls done, total). */
-  onProgress?: (done: number, total: number) => void;
-}
+export type { SamplingSettings } from "./pipeline.ts";
 
 /** Options of `showResults()`: sampling plus the number of rows and an optional PNG path. */
 export interface ResultsOptions extends SamplingSettings {
@@ -40,85 +23,88 @@ export interface ResultsOptions extends SamplingSettings {
   path?: string;
 }
 
-/** Steps a sampler will take under `settings` (for labels and reports). */
+/** What a sampler run under `settings` is (for labels and reports), e.g. "ddim 10 from 0.5 ×4". */
 export function samplingLabel(settings: SamplingSettings): string {
   const type = settings.samplingType ?? "ddim";
+  if (type === "mean") return "mean predictor";
   const steps = type === "ddpm"
     ? "all"
     : settings.nTimestep ?? (type === "dpmpp" ? DPMPP_DEFAULT_STEPS : DDIM_DEFAULT_STEPS);
-  return `${type} ${steps}`;
+  const start = settings.startNoiseLevel === undefined ? "" : ` from ${settings.startNoiseLevel}`;
+  const k = (settings.samples ?? 1) > 1 ? ` x${settings.samples}` : "";
+  return `${type} ${steps}${start}${k}`;
 }
 
-/**
- * Super-resolves conditions `lrUp` (NCHW in [−1, 1]) with `model` in eval mode, using the EMA weights
- * when given (swapped in for the call and back after). Returns the samples in [−1, 1].
- */
-export async function superResolve(
-  model: UNet,
-  schedule: ScheduleTables,
-  lrUp: Float32Array,
-  shape: readonly number[],
-  settings: SamplingSettings = {},
-  ema: EMA | null = null,
-): Promise<Float32Array> {
-  const wasTraining = model.training;
-  model.setTraining(false);
-  ema?.swap();
-  const condition = Tensor.fromArray(lrUp, shape);
-  try {
-    const result = await sample(settings.samplingType ?? "ddim", unetDenoiser(model), condition, {
-      schedule,
-      steps: settings.nTimestep,
-      seed: settings.seed ?? 0,
-      eta: settings.eta,
-      startNoiseLevel: settings.startNoiseLevel,
-      onProgress: settings.onProgress,
-    });
-    const values = await result.read();
-    result.dispose();
-    return values;
-  } finally {
-    condition.dispose();
-    ema?.swap();
-    model.setTraining(wasTraining);
-  }
-}
-
-/** PSNR (dB) and SSIM, arcgis's `compute_metrics()` keys. */
+/** PSNR (dB) and SSIM (arcgis's `compute_metrics()` keys) with the remote-sensing metrics. */
 export interface MetricPair {
   /** Peak signal-to-noise ratio in dB. */
   PSNR: number;
   /** Structural similarity. */
   SSIM: number;
+  /** Spectral angle in degrees (lower is better). */
+  SAM?: number;
+  /** ERGAS (lower is better). */
+  ERGAS?: number;
+  /** Energy above the LR Nyquist frequency relative to HR's (~0 blur, ~1 realistic texture). */
+  HF?: number;
 }
 
-/** SR3 and bicubic scores over the same chips. */
+/** Running sums of per-chip metrics. */
+class Totals {
+  count = 0;
+  private readonly sums = { PSNR: 0, SSIM: 0, SAM: 0, ERGAS: 0, HF: 0 };
+
+  add(m: ImageMetrics): void {
+    this.count++;
+    this.sums.PSNR += m.psnr;
+    this.sums.SSIM += m.ssim;
+    this.sums.SAM += m.sam ?? NaN;
+    this.sums.ERGAS += m.ergas ?? NaN;
+    this.sums.HF += m.highFrequencyRatio ?? NaN;
+  }
+
+  average(): MetricPair {
+    const n = Math.max(1, this.count);
+    const out: MetricPair = { PSNR: this.sums.PSNR / n, SSIM: this.sums.SSIM / n };
+    for (const key of ["SAM", "ERGAS", "HF"] as const) {
+      if (Number.isFinite(this.sums[key])) out[key] = this.sums[key] / n;
+    }
+    return out;
+  }
+}
+
+/** SR3, bicubic and (residual models) mean-predictor scores over the same chips. */
 export interface EvaluationReport {
-  /** The SR3 samples against HR. */
+  /** The SR3 output against HR. */
   sr3: MetricPair;
   /** Plain bicubic upsampling against HR. */
   bicubic: MetricPair;
+  /** The mean predictor alone against HR (residual models). */
+  mean?: MetricPair;
   /** Chips scored. */
   chips: number;
   /** Sampler and steps used. */
   sampling: string;
 }
 
-/** One evaluated batch: its data and the SR3 samples. */
+/** One evaluated batch: its data, the SR3 output and what came with it. */
 export interface EvaluatedBatch {
   /** The batch (HR, condition, LR, mask). */
   batch: Batch;
   /** SR3 output in [−1, 1], NCHW like `batch.hr`. */
   sr: Float32Array;
+  /** Standard deviation over K samples, when K > 1. */
+  std: Float32Array | null;
+  /** The mean predictor's estimate (residual models). */
+  mean: Float32Array | null;
 }
 
 /**
- * Samples SR3 for up to `maxChips` validation chips (in the dataset's fixed validation order) and
- * returns the batches with their samples.
+ * Super-resolves up to `maxChips` validation chips (in the dataset's fixed validation order) and
+ * returns the batches with their outputs.
  */
 export async function sampleValidation(
-  model: UNet,
-  schedule: ScheduleTables,
+  parts: ModelParts,
   dataset: ChipDataset,
   options: SamplingSettings & { maxChips?: number; batchSize?: number; ema?: EMA | null } = {},
 ): Promise<EvaluatedBatch[]> {
@@ -127,17 +113,9 @@ export async function sampleValidation(
   for (const whole of dataset.validationBatches(options.batchSize ?? 4)) {
     if (remaining <= 0) break;
     const batch = whole.shape.batch > remaining ? firstChips(whole, remaining) : whole;
-    const { batch: n, channels, height, width } = batch.shape;
-    const sr = await superResolve(
-      model,
-      schedule,
-      batch.lrUp,
-      [n, channels, height, width],
-      options,
-      options.ema,
-    );
-    out.push({ batch, sr });
-    remaining -= n;
+    const resolved = await resolveBatch(parts, batch.lr, batch.lrUp, batch.shape, options, options.ema);
+    out.push({ batch, ...resolved });
+    remaining -= batch.shape.batch;
   }
   return out;
 }
@@ -156,33 +134,37 @@ function firstChips(batch: Batch, count: number): Batch {
   };
 }
 
-/** Mean PSNR/SSIM of SR3 and bicubic over evaluated batches (per chip, then averaged, as the reference reports). */
+/**
+ * Mean metrics of SR3, of bicubic and (residual models) of the mean predictor alone over evaluated
+ * batches: per chip, then averaged, as the reference reports.
+ */
 export function scoreBatches(batches: readonly EvaluatedBatch[], sampling: string): EvaluationReport {
-  const totals = { srP: 0, srS: 0, biP: 0, biS: 0, n: 0 };
-  for (const { batch, sr } of batches) {
-    const { batch: n, channels, height, width } = batch.shape;
+  const sums = { sr3: new Totals(), bicubic: new Totals(), mean: new Totals() };
+  for (const { batch, sr, mean } of batches) {
+    const { batch: n, channels, height, width, lrWidth } = batch.shape;
     const size = channels * height * width;
+    const factor = width / lrWidth;
     for (let i = 0; i < n; i++) {
-      const hr = batch.hr.subarray(i * size, (i + 1) * size);
-      const s = imageMetrics(sr.subarray(i * size, (i + 1) * size), hr, width, height);
-      const b = imageMetrics(batch.lrUp.subarray(i * size, (i + 1) * size), hr, width, height);
-      totals.srP += s.psnr;
-      totals.srS += s.ssim;
-      totals.biP += b.psnr;
-      totals.biS += b.ssim;
-      totals.n++;
+      const chip = (data: Float32Array) => data.subarray(i * size, (i + 1) * size);
+      const hr = chip(batch.hr);
+      sums.sr3.add(imageMetrics(chip(sr), hr, width, height, { factor }));
+      sums.bicubic.add(imageMetrics(chip(batch.lrUp), hr, width, height, { factor }));
+      if (mean) sums.mean.add(imageMetrics(chip(mean), hr, width, height, { factor }));
     }
   }
-  const n = Math.max(1, totals.n);
   return {
-    sr3: { PSNR: totals.srP / n, SSIM: totals.srS / n },
-    bicubic: { PSNR: totals.biP / n, SSIM: totals.biS / n },
-    chips: totals.n,
+    sr3: sums.sr3.average(),
+    bicubic: sums.bicubic.average(),
+    ...(sums.mean.count > 0 ? { mean: sums.mean.average() } : {}),
+    chips: sums.sr3.count,
     sampling,
   };
 }
 
-/** A PNG grid with one row per chip: LR | bicubic | SR3 | HR (the first three bands as RGB). */
+/**
+ * A PNG grid with one row per chip: LR | bicubic | (mean, for residual models) | SR3 | HR (the first
+ * three bands as RGB).
+ */
 export function resultsGrid(
   batches: readonly EvaluatedBatch[],
   rows: number,
@@ -190,24 +172,27 @@ export function resultsGrid(
   title?: string,
 ): Uint8Array {
   const grid = [];
-  for (const { batch, sr } of batches) {
+  const withMean = batches.some((b) => b.mean !== null);
+  for (const { batch, sr, mean } of batches) {
     const { batch: n, channels, height, width, lrHeight, lrWidth } = batch.shape;
     const size = channels * height * width;
     const lrSize = channels * lrHeight * lrWidth;
     for (let i = 0; i < n && grid.length < rows; i++) {
       const show = (data: Float32Array, w: number, h: number) =>
         previewImage(data, w, h, { stretch: "signedUnit" });
+      const chip = (data: Float32Array) => show(data.subarray(i * size, (i + 1) * size), width, height);
       grid.push([
         show(batch.lr.subarray(i * lrSize, (i + 1) * lrSize), lrWidth, lrHeight),
-        show(batch.lrUp.subarray(i * size, (i + 1) * size), width, height),
-        show(sr.subarray(i * size, (i + 1) * size), width, height),
-        show(batch.hr.subarray(i * size, (i + 1) * size), width, height),
+        chip(batch.lrUp),
+        ...(withMean && mean ? [chip(mean)] : []),
+        chip(sr),
+        chip(batch.hr),
       ]);
     }
   }
   const cell = Math.max(128, batches[0]?.batch.shape.height ?? 128);
   return encodePng(imageGrid(grid, {
-    columnLabels: ["LR", "bicubic", `SR3 (${sampling})`, "HR"],
+    columnLabels: ["LR", "bicubic", ...(withMean ? ["mean"] : []), `SR3 (${sampling})`, "HR"],
     cellSize: cell,
     title,
   }));

@@ -12,7 +12,6 @@ import { plotLossCurve, smoothLoss } from "../data/plot.ts";
 import { encodePng } from "../data/png.ts";
 import { ProgressLine } from "../data/progress.ts";
 import { TensorBoardWriter } from "../data/tensorboard.ts";
-import type { UNet } from "../nn/unet.ts";
 import {
   resultsGrid,
   sampleValidation,
@@ -20,8 +19,21 @@ import {
   type SamplingSettings,
   scoreBatches,
 } from "./evaluate.ts";
-import type { ScheduleTables } from "./schedule.ts";
+import type { ModelParts } from "./pipeline.ts";
 import type { Trainer } from "./trainer.ts";
+
+/** Which network a loop trains: the diffusion UNet, or a residual model's mean predictor (first stage). */
+export type TrainingStage = "diffusion" | "mean";
+
+/** File names of a stage's log, curve and validation grid in the model directory. */
+export function stageFiles(stage: TrainingStage): { log: string; curve: string; grid: string } {
+  const prefix = stage === "mean" ? "mean_" : "";
+  return {
+    log: stage === "mean" ? "mean_train_log.jsonl" : "train_log.jsonl",
+    curve: `${prefix}loss.png`,
+    grid: `${prefix}validation.png`,
+  };
+}
 
 /** Options of the training loop (arcgis `fit()` plus sr3's monitoring knobs). */
 export interface FitOptions {
@@ -43,7 +55,10 @@ export interface FitOptions {
   validateEvery?: number;
   /** Validation chips sampled per validation (default 4). */
   validationChips?: number;
-  /** Sampler settings of validation (default DDIM with 50 steps: fast enough to run often). */
+  /**
+   * Sampler settings of validation (default DDIM with 50 steps: fast enough to run often; the mean
+   * predictor alone in the mean stage).
+   */
   validationSampling?: SamplingSettings;
   /** Stop (with a checkpoint) once training has run this long, in seconds. */
   maxSeconds?: number;
@@ -70,10 +85,10 @@ export interface FitResult {
 
 /** What the loop needs from its owner (the SuperResolution object). */
 export interface FitHost {
-  /** The model. */
-  model: UNet;
-  /** Training schedule. */
-  schedule: ScheduleTables;
+  /** The networks, schedule and formulation (for validation). */
+  parts: ModelParts;
+  /** Which network is trained. */
+  stage: TrainingStage;
   /** The dataset. */
   dataset: ChipDataset;
   /** Batch size. */
@@ -132,14 +147,17 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
   const checkpointEvery = options.checkpointEvery ?? 500;
   const validateEvery = options.validateEvery ?? 1000;
   const maxNonFinite = options.maxNonFinite ?? 20;
-  const logPath = `${options.outDir}/train_log.jsonl`;
+  const files = stageFiles(host.stage);
+  const logPath = `${options.outDir}/${files.log}`;
   await Deno.mkdir(options.outDir, { recursive: true });
   const history = await readLog(logPath, trainer.step);
   const tensorboard = options.tensorboard ? TensorBoardWriter.open(options.tensorboard) : null;
   if (tensorboard && trainer.step > 0) tensorboard.addSessionStart(trainer.step);
-  const progress = options.progress === false
-    ? null
-    : new ProgressLine({ label: "train", unit: "step", total: target });
+  const progress = options.progress === false ? null : new ProgressLine({
+    label: host.stage === "mean" ? "train mean" : "train",
+    unit: "step",
+    total: target,
+  });
   let stopped: FitResult["stopped"] = "finished";
   let signal: "SIGINT" | "SIGTERM" | null = null;
   const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
@@ -159,8 +177,9 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
 
   const writeCurve = async (): Promise<void> => {
     if (history.length < 2) return;
-    const png = encodePng(plotLossCurve(history, { title: "SR3 training loss", logScale: true }));
-    await Deno.writeFile(`${options.outDir}/loss.png`, png);
+    const title = host.stage === "mean" ? "Mean predictor training loss (L1)" : "SR3 training loss";
+    const png = encodePng(plotLossCurve(history, { title, logScale: true }));
+    await Deno.writeFile(`${options.outDir}/${files.curve}`, png);
   };
 
   try {
@@ -192,7 +211,11 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
           };
           await Deno.writeTextFile(logPath, JSON.stringify(line) + "\n", { append: true });
         }
-        tensorboard?.addScalars({ "train/loss": smoothed ?? NaN, "train/lr": trainer.optimizer.lr }, step);
+        const tag = host.stage === "mean" ? "mean" : "train";
+        tensorboard?.addScalars(
+          { [`${tag}/loss`]: smoothed ?? NaN, [`${tag}/lr`]: trainer.optimizer.lr },
+          step,
+        );
         progress?.update(step, { epoch: dataset.state.epoch, loss: smoothed ?? NaN });
         if (report.consecutiveSkipped > 0) {
           progress?.log(
@@ -239,8 +262,10 @@ async function validate(
   tensorboard: TensorBoardWriter | null,
   progress: ProgressLine | null,
 ): Promise<void> {
-  const sampling = options.validationSampling ?? { samplingType: "ddim", nTimestep: 50 };
-  const batches = await sampleValidation(host.model, host.schedule, host.dataset, {
+  const sampling: SamplingSettings = host.stage === "mean"
+    ? { samplingType: "mean" }
+    : options.validationSampling ?? { samplingType: "ddim", nTimestep: 50 };
+  const batches = await sampleValidation(host.parts, host.dataset, {
     ...sampling,
     maxChips: options.validationChips ?? 4,
     batchSize: host.batchSize,
@@ -249,17 +274,19 @@ async function validate(
   if (batches.length === 0) return;
   const label = samplingLabel(sampling);
   const scores = scoreBatches(batches, label);
+  const files = stageFiles(host.stage);
   const png = resultsGrid(batches, options.validationChips ?? 4, label, `step ${step}`);
-  await Deno.writeFile(`${options.outDir}/validation.png`, png);
+  await Deno.writeFile(`${options.outDir}/${files.grid}`, png);
+  const tag = host.stage === "mean" ? "mean_val" : "val";
   tensorboard?.addScalars({
-    "val/psnr": scores.sr3.PSNR,
-    "val/ssim": scores.sr3.SSIM,
-    "val/bicubic_psnr": scores.bicubic.PSNR,
-    "val/bicubic_ssim": scores.bicubic.SSIM,
+    [`${tag}/psnr`]: scores.sr3.PSNR,
+    [`${tag}/ssim`]: scores.sr3.SSIM,
+    [`${tag}/bicubic_psnr`]: scores.bicubic.PSNR,
+    [`${tag}/bicubic_ssim`]: scores.bicubic.SSIM,
   }, step);
-  tensorboard?.addImage("val/LR_bicubic_SR3_HR", png, step);
+  tensorboard?.addImage(`${tag}/LR_bicubic_SR3_HR`, png, step);
   await Deno.writeTextFile(
-    `${options.outDir}/train_log.jsonl`,
+    `${options.outDir}/${files.log}`,
     JSON.stringify({
       step,
       validation: true,
@@ -272,8 +299,9 @@ async function validate(
     }) + "\n",
     { append: true },
   );
+  const what = host.stage === "mean" ? "mean" : "SR3";
   progress?.log(
-    `validation @ step ${step} (${label}, ${scores.chips} chips): SR3 PSNR ${
+    `validation @ step ${step} (${label}, ${scores.chips} chips): ${what} PSNR ${
       scores.sr3.PSNR.toFixed(2)
     } dB ` +
       `SSIM ${scores.sr3.SSIM.toFixed(3)} | bicubic PSNR ${scores.bicubic.PSNR.toFixed(2)} dB ` +

@@ -24,13 +24,19 @@ import {
   temporarySibling,
 } from "../data/files.ts";
 import type { Normalization } from "../data/normalize.ts";
+import type { Tensor } from "../nn/tensor.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
   type NamedArray,
   SafetensorsError,
 } from "../nn/safetensors.ts";
-import { type UNet, type UNetConfig, validateConfig } from "../nn/unet.ts";
+import type { Module } from "../nn/module.ts";
+import { type MeanNetConfig, validateMeanNetConfig } from "../nn/mean_net.ts";
+import { type UNetConfig, validateConfig } from "../nn/unet.ts";
+import type { TrainingStage } from "./fit.ts";
+import { type Formulation, formulationProblem } from "./formulation.ts";
+import { type InferenceDefaults, inferenceProblem } from "./inference.ts";
 import type { ScheduleConfig } from "./schedule.ts";
 import { SCHEDULE_NAMES } from "./schedule.ts";
 
@@ -60,6 +66,10 @@ export interface TrainingProgress {
   seed: number;
   /** Dataset the model was trained on. */
   dataset: string;
+  /** Network being trained at the last checkpoint (residual models train the mean predictor first). */
+  stage?: TrainingStage;
+  /** Mean-predictor steps taken (residual models). */
+  meanStep?: number;
 }
 
 /** model.json. Fields in PascalCase are those of Esri's model definition (.emd). */
@@ -102,6 +112,12 @@ export interface ModelDefinition {
   training: TrainingProgress | null;
   /** Latest checkpoint folder, relative to the model directory, or null. */
   checkpoint: string | null;
+  /** What the UNet diffuses and predicts; absent means plain SR3 (ε, no weighting). */
+  formulation?: Formulation;
+  /** The mean predictor's knobs (residual models; its weights are the `mean.*` tensors). */
+  meanNet?: MeanNetConfig;
+  /** Recommended inference settings: what `sr3 upscale` and `predict()` use without sampler flags. */
+  inference?: InferenceDefaults;
 }
 
 /** What a new model's definition is made from. */
@@ -159,14 +175,22 @@ export interface CheckpointContents {
   state: Record<string, unknown> | null;
 }
 
-/** The folder name of the checkpoint at `step`. */
-export function checkpointName(step: number): string {
-  return `checkpoints/step-${String(step).padStart(8, "0")}`;
+/** The folder name of the checkpoint at `step` (mean-predictor checkpoints of residual models: `mean-step-…`). */
+export function checkpointName(step: number, stage: TrainingStage = "diffusion"): string {
+  return `checkpoints/${stage === "mean" ? "mean-" : ""}step-${String(step).padStart(8, "0")}`;
 }
 
-/** Host copies of a module's parameters, by name (one readback for all). */
-export async function readParameters(model: UNet): Promise<Map<string, NamedArray>> {
-  const named = [...model.namedParameters()];
+/** Checkpoint folders in training order: a residual model's mean stage comes before its diffusion stage. */
+function checkpointOrder(name: string): number {
+  const match = /^(mean-)?step-(\d{8})$/.exec(name);
+  return match ? (match[1] ? 0 : 1e9) + Number(match[2]) : -1;
+}
+
+/** Host copies of a module's parameters (or of a name → tensor map), by name (one readback for all). */
+export async function readParameters(
+  model: Module | ReadonlyMap<string, Tensor>,
+): Promise<Map<string, NamedArray>> {
+  const named = [...("namedParameters" in model ? model.namedParameters() : model)];
   const values = await Promise.all(named.map(([, t]) => t.read()));
   return new Map(named.map(([name, t], i) => [name, { data: values[i]!, shape: [...t.shape] }]));
 }
@@ -201,8 +225,9 @@ export async function saveCheckpoint(
   step: number,
   contents: CheckpointContents,
   keep = 2,
+  stage: TrainingStage = "diffusion",
 ): Promise<string> {
-  const name = checkpointName(step);
+  const name = checkpointName(step, stage);
   const target = `${dir}/${name}`;
   await ensureParentDir(target);
   const temporary = temporarySibling(target);
@@ -224,9 +249,9 @@ export async function saveCheckpoint(
   const modelFile = `${name}/${contents.ema ? "ema" : "weights"}.safetensors`;
   await writeModelDefinition(dir, { ...definition, ModelFile: modelFile, checkpoint: name });
   const all = [...Deno.readDirSync(`${dir}/checkpoints`)]
-    .filter((e) => e.isDirectory && /^step-\d{8}$/.test(e.name))
+    .filter((e) => e.isDirectory && checkpointOrder(e.name) >= 0)
     .map((e) => e.name)
-    .sort();
+    .sort((a, b) => checkpointOrder(a) - checkpointOrder(b));
   for (const old of all.slice(0, Math.max(0, all.length - keep))) {
     await removeQuietly(`${dir}/checkpoints/${old}`);
   }
@@ -267,6 +292,20 @@ export async function readModelDefinition(dir: string): Promise<ModelDefinition>
     fail(path, `unknown schedule ${JSON.stringify(json.schedule)}`);
   }
   if (!(json.downsampleFactor >= 1)) fail(path, `downsampleFactor must be ≥ 1, got ${json.downsampleFactor}`);
+  const formulation = json.formulation ? formulationProblem(json.formulation) : null;
+  if (formulation) fail(path, formulation);
+  if (json.formulation?.kind === "residual" && !json.meanNet) {
+    fail(path, "a residual model needs its mean predictor (meanNet)");
+  }
+  if (json.meanNet) {
+    try {
+      validateMeanNetConfig(json.meanNet);
+    } catch (error) {
+      fail(path, describeError(error));
+    }
+  }
+  const inference = json.inference ? inferenceProblem(json.inference) : null;
+  if (inference) fail(path, inference);
   if (json.normalization?.low?.length !== json.unet.bands) {
     fail(
       path,

@@ -11,28 +11,36 @@ import { upscaleRaster, type UpscaleSummary } from "../data/upscale.ts";
 import { getRuntime, initRuntime, Tensor } from "../nn/tensor.ts";
 import { tuneGemmFamily } from "../kernels/tuning.ts";
 import { noGrad } from "../nn/autodiff.ts";
-import { type PresetName, UNet, type UNetConfig, unetConfig } from "../nn/unet.ts";
-import type { NamedArray } from "../nn/safetensors.ts";
+import { MEAN_NET_DEFAULTS, type MeanNet, type MeanNetConfig } from "../nn/mean_net.ts";
+import { type PresetName, type UNet, type UNetConfig, unetConfig } from "../nn/unet.ts";
 import {
   type EvaluationReport,
   resultsGrid,
   type ResultsOptions,
   sampleValidation,
   samplingLabel,
-  type SamplingSettings,
   scoreBatches,
-  superResolve,
 } from "./evaluate.ts";
-import { fitLoop, type FitOptions, type FitResult } from "./fit.ts";
+import { fitLoop, type FitOptions, type FitResult, type TrainingStage } from "./fit.ts";
+import {
+  type Formulation,
+  type FormulationKind,
+  type PredictionTarget,
+  SR3_FORMULATION,
+} from "./formulation.ts";
+import { defaultInference, type InferencePreset, resolveSampling } from "./inference.ts";
 import {
   type ModelDefinition,
   newModelDefinition,
   readCheckpoint,
   readInferenceWeights,
   readModelDefinition,
-  readParameters,
   saveCheckpoint,
 } from "./model_dir.ts";
+import { Networks, restoreStageTensors, stageTensors } from "./networks.ts";
+import { meanObjective, type Objective, residualObjective, sr3Objective } from "./objectives.ts";
+import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
+import { measureResidualScale } from "./residual_scale.ts";
 import { buildSchedule, type ScheduleConfig, type ScheduleName, type ScheduleTables } from "./schedule.ts";
 import { Trainer, type TrainerOptions, type TrainerState } from "./trainer.ts";
 
@@ -77,18 +85,37 @@ export interface SuperResolutionOptions extends Partial<Omit<UNetConfig, "bands"
   linearEnd?: number;
   /** Weight initialisation seed (default 0). */
   seed?: number;
+  /** "sr3" (the paper's, default) or "residual" (mean predictor + diffusion of the residual). */
+  formulation?: FormulationKind;
+  /** What the UNet predicts (default "eps" for sr3, "v" for residual). */
+  predictionTarget?: PredictionTarget;
+  /** Min-SNR-γ loss weighting (default none for sr3, 5 for residual). */
+  minSnrGamma?: number | null;
+  /** Mean-predictor knobs of residual models (default 32 features, 4 blocks). */
+  meanNet?: Partial<Pick<MeanNetConfig, "features" | "blocks">>;
 }
 
 /** Options of {@link SuperResolution.fit}: the loop's and the optimizer's. */
 export interface FitCallOptions extends Omit<FitOptions, "outDir" | "epochs">, TrainerOptions {
   /** Model directory (default `<data path>/models/sr3`). */
   outDir?: string;
+  /**
+   * Residual models: mean-predictor steps before the diffusion stage starts (default 2000; a resumed
+   * run keeps the value it started with).
+   */
+  meanSteps?: number;
+  /** Residual models: the mean predictor's learning rate (default 1e-3). */
+  meanLr?: number;
 }
 
 /** Options of {@link SuperResolution.predict}. */
 export interface PredictOptions extends SamplingSettings {
   /** Output GeoTIFF path. */
   outPath: string;
+  /** Inference preset (default: model.json's); sampler fields given here override it. */
+  preset?: InferencePreset;
+  /** Also write the per-pixel standard deviation over the samples here (float32 GeoTIFF, native units). */
+  uncertaintyPath?: string;
   /** Overlap between tiles in low-resolution pixels (default: model.json's ModelPadding, else tile/8). */
   padding?: number;
   /** Tiles per sampler call (default 1). */
@@ -108,23 +135,65 @@ interface SavedState {
   trainer: TrainerState;
   dataset: DatasetState;
   options: Required<TrainerOptions>;
+  /** The network being trained (absent in older checkpoints: the UNet). */
+  stage?: TrainingStage;
+  /** Residual models: the mean-stage length the run was started with. */
+  meanSteps?: number;
+  /** Residual models in the mean stage: the trainer options the diffusion stage will start with. */
+  diffusionOptions?: TrainerOptions;
 }
+
+/** Default mean-stage length of residual models. */
+const DEFAULT_MEAN_STEPS = 2000;
 
 /** An SR3 super-resolution model with its data, training state and sampling. */
 export class SuperResolution {
-  /** The trainer, once `fit()` has run or a checkpoint was resumed. */
+  /** The trainer of the current stage, once `fit()` has run or a checkpoint was resumed. */
   private trainerInstance: Trainer | null = null;
-
+  /** The network being trained. */
+  private stage: TrainingStage;
+  /** Residual models: the mean-stage length of this run. */
+  private meanSteps: number | null = null;
+  /** Residual models in the mean stage: what the diffusion stage's trainer will get. */
+  private diffusionOptions: TrainerOptions | null = null;
   private constructor(
-    /** The UNet. */
-    readonly model: UNet,
+    /** The networks. */
+    readonly networks: Networks,
     /** model.json contents (updated by training and saving). */
     public definition: ModelDefinition,
     /** Training schedule tables. */
     readonly schedule: ScheduleTables,
     /** The dataset, when training or evaluating. */
     public data: SuperResolutionData | null,
-  ) {}
+  ) {
+    const residual = definition.formulation?.kind === "residual";
+    this.stage = residual && (definition.training?.stage ?? "mean") === "mean" ? "mean" : "diffusion";
+  }
+
+  /** The UNet. */
+  get model(): UNet {
+    return this.networks.unet;
+  }
+
+  /** The mean predictor (residual models), else null. */
+  get meanNet(): MeanNet | null {
+    return this.networks.meanNet;
+  }
+
+  /** What the UNet diffuses and predicts. */
+  get formulation(): Formulation {
+    return this.definition.formulation ?? SR3_FORMULATION;
+  }
+
+  /** Networks, schedule and formulation for the sampling pipeline. */
+  get parts(): ModelParts {
+    return {
+      unet: this.networks.unet,
+      meanNet: this.networks.meanNet,
+      schedule: this.schedule,
+      formulation: this.formulation,
+    };
+  }
 
   /**
    * A new model for `data` (arcgis `SuperResolution(data, model_type="SR3", …)`). Initialises the WebGPU
@@ -136,7 +205,20 @@ export class SuperResolution {
   ): Promise<SuperResolution> {
     await ensureRuntime();
     const { dataset } = data;
-    const { preset, schedule, nTimestep, linearStart, linearEnd, seed, modelType: _type, ...knobs } = options;
+    const {
+      preset,
+      schedule,
+      nTimestep,
+      linearStart,
+      linearEnd,
+      seed,
+      modelType: _type,
+      formulation: kind,
+      predictionTarget,
+      minSnrGamma,
+      meanNet,
+      ...knobs
+    } = options;
     const unet = unetConfig(preset ?? "arcgis", {
       ...stripUndefined(knobs),
       bands: dataset.bandCount,
@@ -148,7 +230,7 @@ export class SuperResolution {
       linearStart: linearStart ?? 1e-6,
       linearEnd: linearEnd ?? 1e-2,
     };
-    const model = UNet.create(unet, seed ?? 0);
+    const residual = kind === "residual";
     const definition = newModelDefinition({
       unet,
       schedule: scheduleConfig,
@@ -156,7 +238,25 @@ export class SuperResolution {
       normalization: dataset.normalization,
       batchSize: data.batchSize,
     });
-    return new SuperResolution(model, definition, buildSchedule(scheduleConfig), data);
+    if (residual || predictionTarget || minSnrGamma) {
+      definition.formulation = {
+        kind: kind ?? "sr3",
+        target: predictionTarget ?? (residual ? "v" : "eps"),
+        minSnrGamma: minSnrGamma === undefined ? (residual ? 5 : null) : minSnrGamma,
+        scale: 1,
+      };
+    }
+    if (residual) {
+      definition.meanNet = {
+        ...MEAN_NET_DEFAULTS,
+        ...stripUndefined(meanNet ?? {}),
+        bands: unet.bands,
+        factor: dataset.factor,
+      };
+    }
+    definition.inference = defaultInference(kind ?? "sr3");
+    const networks = Networks.create(definition, seed ?? 0);
+    return new SuperResolution(networks, definition, buildSchedule(scheduleConfig), data);
   }
 
   /**
@@ -172,8 +272,8 @@ export class SuperResolution {
   ): Promise<SuperResolution> {
     await ensureRuntime();
     const definition = await readModelDefinition(dir);
-    const model = UNet.createUninitialized(definition.unet);
-    const sr = new SuperResolution(model, definition, buildSchedule(definition.schedule), data ?? null);
+    const networks = Networks.uninitialized(definition);
+    const sr = new SuperResolution(networks, definition, buildSchedule(definition.schedule), data ?? null);
     const checkpoint = data && options.resume !== false ? await readCheckpoint(dir, definition) : null;
     const state = checkpoint?.state as SavedState | null | undefined;
     if (!data || !checkpoint || !state || !checkpoint.optimizer) {
@@ -182,61 +282,120 @@ export class SuperResolution {
           `${dir}/${definition.checkpoint}: has no optimizer state to resume training from`,
         );
       }
-      model.loadParameters(await readInferenceWeights(dir, definition), `${dir}/${definition.ModelFile}`);
+      networks.load(await readInferenceWeights(dir, definition), `${dir}/${definition.ModelFile}`);
       return sr;
     }
     const where = `${dir}/${definition.checkpoint}`;
-    model.loadParameters(checkpoint.weights, `${where}/weights.safetensors`);
-    const trainer = new Trainer(model, sr.schedule, state.options);
-    const names = [...model.namedParameters().keys()];
-    const tensorsOf = (tensors: Map<string, NamedArray>, file: string, prefix: string): Float32Array[] =>
-      names.map((name) => {
-        const tensor = tensors.get(`${prefix}${name}`);
-        if (!tensor) throw new DataError(`${where}/${file}: no tensor ${prefix}${name}`);
-        return tensor.data;
-      });
-    const optimizer = checkpoint.optimizer;
-    trainer.optimizer.importState({
-      step: state.trainer.step,
-      m: tensorsOf(optimizer, "optimizer.safetensors", "m."),
-      v: tensorsOf(optimizer, "optimizer.safetensors", "v."),
-    });
-    if (trainer.ema) {
-      if (!checkpoint.ema) {
-        throw new DataError(`${where}: the run keeps an EMA but ema.safetensors is missing`);
-      }
-      trainer.ema.importState(tensorsOf(checkpoint.ema, "ema.safetensors", ""));
-    }
+    networks.load(checkpoint.weights, `${where}/weights.safetensors`);
+    sr.stage = state.stage ?? "diffusion";
+    sr.meanSteps = state.meanSteps ?? null;
+    sr.diffusionOptions = state.diffusionOptions ?? null;
+    const trainer = new Trainer(sr.objective(sr.stage), state.options);
+    restoreStageTensors(
+      networks,
+      sr.stage,
+      trainer,
+      state.trainer.step,
+      checkpoint.optimizer,
+      checkpoint.ema,
+      where,
+    );
     trainer.restoreState(state.trainer);
     data.dataset.restore(state.dataset);
     sr.trainerInstance = trainer;
     return sr;
   }
 
-  /** The trainer of this run (created on first use with `options`). */
+  /** The objective of a stage. */
+  private objective(stage: TrainingStage): Objective {
+    const { unet, meanNet } = this.networks;
+    if (stage === "mean") return meanObjective(meanNet!);
+    if (this.formulation.kind === "residual") {
+      return residualObjective(unet, meanNet!, this.schedule, this.formulation);
+    }
+    return sr3Objective(unet, this.schedule, this.formulation);
+  }
+
+  /** The trainer of the current stage (created on first use with `options`). */
   private trainer(options: TrainerOptions): Trainer {
-    this.trainerInstance ??= new Trainer(this.model, this.schedule, options);
+    this.trainerInstance ??= new Trainer(this.objective(this.stage), options);
     return this.trainerInstance;
   }
 
   /**
-   * Trains for `epochs` (or `options.steps`) more, checkpointing into `options.outDir`. Returns how
-   * it stopped: a signal means a checkpoint was written and the caller should exit 130 (SIGINT) or
-   * 143 (SIGTERM).
+   * Trains for `epochs` (or `options.steps`) more, checkpointing into `options.outDir`. Residual models
+   * first train their mean predictor for `meanSteps`, then the UNet. Returns how it stopped: a signal
+   * means a checkpoint was written and the caller should exit 130 (SIGINT) or 143 (SIGTERM).
    */
   async fit(epochs?: number, options: FitCallOptions = {}): Promise<FitResult> {
     const data = this.requireData("fit()");
-    const trainer = this.trainer(options);
     const outDir = options.outDir ?? `${data.path}/models/sr3`;
-    return await fitLoop({
-      model: this.model,
-      schedule: this.schedule,
+    const started = performance.now();
+    if (this.stage === "mean") {
+      this.meanSteps ??= options.meanSteps ?? DEFAULT_MEAN_STEPS;
+      this.diffusionOptions ??= trainerOptions(options);
+      const trainer = this.trainer({ ...trainerOptions(options), lr: options.meanLr ?? 1e-3 });
+      const remaining = this.meanSteps - trainer.step;
+      if (remaining > 0) {
+        const result = await fitLoop(this.host(data, trainer), {
+          ...options,
+          outDir,
+          steps: remaining,
+          epochs: undefined,
+        });
+        if (result.stopped !== "finished") return result;
+      }
+      await this.startDiffusionStage(data, this.diffusionOptions);
+      await this.checkpoint(outDir, null, options.keepCheckpoints ?? 2);
+    }
+    const trainer = this.trainer(options);
+    const spent = (performance.now() - started) / 1000;
+    return await fitLoop(this.host(data, trainer), {
+      ...options,
+      outDir,
+      epochs,
+      maxSeconds: options.maxSeconds === undefined ? undefined : Math.max(0, options.maxSeconds - spent),
+    });
+  }
+
+  /** The loop's view of this model. */
+  private host(data: SuperResolutionData, trainer: Trainer) {
+    return {
+      parts: this.parts,
+      stage: this.stage,
       dataset: data.dataset,
       batchSize: data.batchSize,
       trainer,
-      checkpoint: (dir, lastLoss, keep) => this.checkpoint(dir, lastLoss, keep),
-    }, { ...options, outDir, epochs });
+      checkpoint: (dir: string, lastLoss: number | null, keep: number) =>
+        this.checkpoint(dir, lastLoss, keep),
+    };
   }
+
+  /**
+   * Ends the mean stage: its EMA becomes the frozen mean predictor, the residual scale is measured on
+   * training chips, and a fresh trainer takes over the UNet.
+   */
+  private async startDiffusionStage(data: SuperResolutionData, options: TrainerOptions): Promise<void> {
+    const meanTrainer = this.trainerInstance!;
+    meanTrainer.ema?.copyTo();
+    const meanStep = meanTrainer.step;
+    meanTrainer.dispose();
+    this.trainerInstance = null;
+    const scale = await measureResidualScale(this.networks.meanNet!, data.dataset, data.batchSize);
+    this.definition = {
+      ...this.definition,
+      formulation: { ...this.formulation, scale },
+      training: this.definition.training
+        ? { ...this.definition.training, meanStep, stage: "diffusion" }
+        : null,
+    };
+    this.stage = "diffusion";
+    this.trainer(options);
+    this.meanStepsDone = meanStep;
+  }
+
+  /** Mean-predictor steps of a residual model once its diffusion stage has started. */
+  private meanStepsDone: number | null = null;
 
   /** Saves the model (and, after training, the optimizer, EMA and data order) into `dir`. */
   async save(dir: string): Promise<void> {
@@ -244,14 +403,15 @@ export class SuperResolution {
   }
 
   /**
-   * A PNG grid LR | bicubic | SR3 | HR over validation chips (arcgis `show_results()`); also written to
-   * `options.path` when given.
+   * A PNG grid LR | bicubic | (mean) | SR3 | HR over validation chips (arcgis `show_results()`); also
+   * written to `options.path` when given.
    */
-  async showResults(options: ResultsOptions = {}): Promise<Uint8Array> {
+  async showResults(options: ResultsOptions & { preset?: InferencePreset } = {}): Promise<Uint8Array> {
     const data = this.requireData("showResults()");
     const rows = options.rows ?? 4;
-    const batches = await sampleValidation(this.model, this.schedule, data.dataset, {
-      ...options,
+    const settings = this.sampling(options.preset, options);
+    const batches = await sampleValidation(this.parts, data.dataset, {
+      ...settings,
       maxChips: rows,
       batchSize: data.batchSize,
       ema: this.trainerInstance?.ema ?? null,
@@ -259,37 +419,57 @@ export class SuperResolution {
     if (batches.length === 0) {
       throw new DataError(`${data.path}: the validation split is empty (raise valSplitPct)`);
     }
-    const png = resultsGrid(batches, rows, samplingLabel(options));
+    const png = resultsGrid(batches, rows, samplingLabel(settings));
     if (options.path) await Deno.writeFile(options.path, png);
     return png;
   }
 
-  /** Mean PSNR/SSIM of SR3 and of bicubic on the validation chips (arcgis `compute_metrics()`). */
-  async computeMetrics(options: SamplingSettings & { maxChips?: number } = {}): Promise<EvaluationReport> {
+  /**
+   * Mean PSNR/SSIM/SAM/ERGAS/HF of SR3, of bicubic and (residual models) of the mean predictor on the
+   * validation chips (arcgis `compute_metrics()`).
+   */
+  async computeMetrics(
+    options: SamplingSettings & { maxChips?: number; preset?: InferencePreset } = {},
+  ): Promise<EvaluationReport> {
     const data = this.requireData("computeMetrics()");
-    const batches = await sampleValidation(this.model, this.schedule, data.dataset, {
-      ...options,
+    const settings = this.sampling(options.preset, options);
+    const batches = await sampleValidation(this.parts, data.dataset, {
+      ...settings,
+      maxChips: options.maxChips,
       batchSize: data.batchSize,
       ema: this.trainerInstance?.ema ?? null,
     });
     if (batches.length === 0) {
       throw new DataError(`${data.path}: the validation split is empty (raise valSplitPct)`);
     }
-    return scoreBatches(batches, samplingLabel(options));
+    return scoreBatches(batches, samplingLabel(settings));
+  }
+
+  /** The sampling settings of `preset` (default: the model's) with `overrides` on top. */
+  sampling(preset: InferencePreset | undefined, overrides: SamplingSettings): SamplingSettings {
+    const defaults = this.definition.inference ?? defaultInference(this.formulation.kind);
+    const { samplingType, nTimestep, seed, eta, startNoiseLevel, samples, onProgress } = overrides;
+    return {
+      ...resolveSampling(defaults, preset, { samplingType, nTimestep, seed, eta, startNoiseLevel, samples }),
+      onProgress,
+    };
   }
 
   /**
    * Super-resolves a whole raster tile by tile into a georeferenced GeoTIFF (ArcGIS Pro's
-   * "Classify Pixels Using Deep Learning" for SR3): defaults DDIM with 200 steps.
+   * "Classify Pixels Using Deep Learning" for SR3), with the model's recommended settings unless the
+   * options name others; optionally writes the uncertainty map (standard deviation over the samples).
    */
   async predict(imagePath: string, options: PredictOptions): Promise<UpscaleSummary> {
     const d = this.definition;
     const tileSize = d.unet.imageSize / d.downsampleFactor;
     const ema = this.trainerInstance?.ema ?? null;
+    const settings = this.sampling(options.preset, options);
     let calls = 0;
     return await upscaleRaster({
       inputPath: imagePath,
       outputPath: options.outPath,
+      uncertaintyPath: options.uncertaintyPath,
       factor: d.downsampleFactor,
       tileSize,
       padding: options.padding ?? (d.ModelPadding || Math.max(1, Math.floor(tileSize / 8))),
@@ -299,17 +479,18 @@ export class SuperResolution {
       colorCorrection: options.colorCorrection,
       overwrite: options.overwrite,
       onProgress: options.onTiles,
-    }, (batch) => {
-      const { batch: n, channels, height, width } = batch.shape;
+    }, async (batch) => {
       // A different seed per batch keeps neighbouring tiles' noise independent.
-      const settings = { ...options, seed: (options.seed ?? 0) + 7919 * calls++ };
-      return superResolve(this.model, this.schedule, batch.lrUp, [n, channels, height, width], settings, ema);
+      const seeded = { ...settings, seed: (settings.seed ?? 0) + 7919 * calls++ };
+      const { sr, std } = await resolveBatch(this.parts, batch.lr, batch.lrUp, batch.shape, seeded, ema);
+      return { hr: sr, std };
     });
   }
 
   /**
-   * The UNet's noise prediction ε̂ for host input `input` (NCHW, 2·bands channels: condition then
-   * noisy image) at noise levels γ = √ᾱ (one per sample). For scripting and testing.
+   * The UNet's raw output (ε̂, or x̂0 / v̂ for models that predict those) for host input `input` (NCHW,
+   * 2·bands channels: condition then noisy image) at noise levels γ = √ᾱ (one per sample). For scripting
+   * and testing.
    */
   async predictNoise(
     input: Float32Array,
@@ -332,10 +513,10 @@ export class SuperResolution {
     }
   }
 
-  /** Frees the model's and trainer's GPU memory. */
+  /** Frees the networks' and trainer's GPU memory. */
   dispose(): void {
     this.trainerInstance?.dispose();
-    this.model.dispose();
+    this.networks.dispose();
   }
 
   /** The data, or a DataError naming the call that needs it. */
@@ -349,31 +530,27 @@ export class SuperResolution {
   /** Writes weights, EMA, optimizer, trainer and data state, and model.json, keeping `keep` checkpoints. */
   private async checkpoint(dir: string, lastLoss: number | null, keep = 2): Promise<void> {
     const trainer = this.trainerInstance;
-    const weights = await readParameters(this.model);
-    let ema: Map<string, NamedArray> | null = null;
-    let optimizer: Map<string, NamedArray> | null = null;
+    const training = trainer && this.data ? trainer : null;
+    const tensors = await stageTensors(this.networks, this.stage, training);
     let state: SavedState | null = null;
     if (trainer && this.data) {
-      const names = [...weights.keys()];
-      const shapes = [...weights.values()].map((w) => w.shape);
-      if (trainer.ema) {
-        const values = await trainer.ema.exportState();
-        ema = new Map(names.map((name, i) => [name, { data: values[i]!, shape: shapes[i]! }]));
-      }
-      const adam = await trainer.optimizer.exportState();
-      optimizer = new Map([
-        ...names.map((name, i) => [`m.${name}`, { data: adam.m[i]!, shape: shapes[i]! }] as const),
-        ...names.map((name, i) => [`v.${name}`, { data: adam.v[i]!, shape: shapes[i]! }] as const),
-      ]);
       state = {
         trainer: await trainer.exportState(),
         dataset: this.data.dataset.state,
         options: trainer.options,
+        ...(this.formulation.kind === "residual"
+          ? {
+            stage: this.stage,
+            meanSteps: this.meanSteps ?? undefined,
+            diffusionOptions: this.stage === "mean" ? this.diffusionOptions ?? undefined : undefined,
+          }
+          : {}),
       };
+      const residual = this.formulation.kind === "residual";
       this.definition = {
         ...this.definition,
         training: {
-          step: trainer.step,
+          step: this.stage === "mean" ? 0 : trainer.step,
           epoch: this.data.dataset.state.epoch,
           batchSize: this.data.batchSize,
           lr: trainer.options.lr,
@@ -382,16 +559,28 @@ export class SuperResolution {
           lastLoss,
           seed: trainer.options.seed,
           dataset: this.data.path,
+          ...(residual
+            ? {
+              stage: this.stage,
+              meanStep: this.stage === "mean"
+                ? trainer.step
+                : this.meanStepsDone ?? this.definition.training?.meanStep,
+            }
+            : {}),
         },
       };
     }
-    const step = trainer?.step ?? this.definition.training?.step ?? 0;
-    await saveCheckpoint(dir, this.definition, step, {
-      weights,
-      ema,
-      optimizer,
-      state: state as unknown as Record<string, unknown> | null,
-    }, keep);
+    const step = this.stage === "mean"
+      ? trainer?.step ?? 0
+      : trainer?.step ?? this.definition.training?.step ?? 0;
+    await saveCheckpoint(
+      dir,
+      this.definition,
+      step,
+      { ...tensors, state: state as unknown as Record<string, unknown> | null },
+      keep,
+      this.stage,
+    );
     this.definition = await readModelDefinition(dir);
   }
 }
@@ -411,6 +600,12 @@ async function ensureRuntime(): Promise<void> {
   } catch {
     await tuneGemmFamily(await initRuntime());
   }
+}
+
+/** The trainer's options out of fit()'s. */
+function trainerOptions(options: FitCallOptions): TrainerOptions {
+  const { lr, loss, emaDecay, gradClip, weightDecay, seed, lossRingSize } = options;
+  return stripUndefined({ lr, loss, emaDecay, gradClip, weightDecay, seed, lossRingSize });
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

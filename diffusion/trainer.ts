@@ -1,29 +1,28 @@
 /**
- * One SR3 training step on the GPU (SR3 §2.4): per-sample continuous noise levels, the noisy input
- * built by one fused kernel, ε̂ from the UNet, the masked L1 (or L2) loss and its gradient fused,
- * backward, optional global-norm clipping, Adam and the EMA of weights. A step reads nothing back:
+ * One training step on the GPU for any {@link Objective} (SR3 §2.4's noise prediction, residual
+ * diffusion, or the mean predictor's regression): the objective records the forward pass, then the
+ * masked L1 (or L2) loss and its gradient fused, backward, optional global-norm clipping, Adam and the
+ * EMA of weights. A step reads nothing back:
  * losses collect in a GPU ring buffer read at logging intervals, and a non-finite loss makes the
  * optimizer and EMA skip that step on the GPU (the step is counted, the weights stay).
  * @module
  */
 import { finiteGuard } from "../kernels/adam.ts";
-import { noiseLoss, noisyInput } from "../kernels/diffusion.ts";
+import { noiseLoss } from "../kernels/diffusion.ts";
 import { reduceSum } from "../kernels/reduce.ts";
 import { backward } from "../nn/autodiff.ts";
 import { EMA } from "../nn/ema.ts";
 import { Adam, gradNorm } from "../nn/optim.ts";
-import { randomNormal } from "../nn/ops/random.ts";
 import { getRuntime, Tensor, tidy } from "../nn/tensor.ts";
-import type { UNet } from "../nn/unet.ts";
 import type { Batch } from "../data/dataset.ts";
 import { mixSeed, SeededRandom } from "../data/random.ts";
-import { sampleNoiseLevels, type ScheduleTables } from "./schedule.ts";
+import type { Objective } from "./objectives.ts";
 
 /** Training hyper-parameters. */
 export interface TrainerOptions {
   /** Adam learning rate (default 1e-4, the reference's). */
   lr?: number;
-  /** Loss on ε (default "l1", as SR3). */
+  /** Loss on the objective's target (default "l1", as SR3). */
   loss?: "l1" | "l2";
   /** EMA decay of the weights, or null for none (default 0.999). */
   emaDecay?: number | null;
@@ -72,8 +71,8 @@ export class Trainer {
   /** [apply (1) or skip (0), consecutive skipped, total skipped]. */
   private readonly guard: Tensor;
 
-  /** Prepares a run of `model` on `schedule`. */
-  constructor(readonly model: UNet, readonly schedule: ScheduleTables, options: TrainerOptions = {}) {
+  /** Prepares a run training `objective.module`. */
+  constructor(readonly objective: Objective, options: TrainerOptions = {}) {
     this.options = {
       lr: options.lr ?? 1e-4,
       loss: options.loss ?? "l1",
@@ -83,7 +82,7 @@ export class Trainer {
       seed: options.seed ?? 0,
       lossRingSize: options.lossRingSize ?? 1000,
     };
-    const params = model.parameters();
+    const params = objective.module.parameters();
     this.optimizer = new Adam(params, { lr: this.options.lr, weightDecay: this.options.weightDecay });
     this.ema = this.options.emaDecay === null ? null : new EMA(params, this.options.emaDecay);
     this.random = new SeededRandom(mixSeed(this.options.seed, 0x5e3));
@@ -110,23 +109,21 @@ export class Trainer {
     const { batch: n, channels, height, width } = batch.shape;
     const shape = [n, channels, height, width];
     const step = this.stepCount + 1;
-    const levelsHost = sampleNoiseLevels(this.schedule, n, () => this.random.next());
     let validPixels = 0;
     for (const m of batch.mask) validPixels += m;
     const scale = 1 / Math.max(1, validPixels * channels);
-    this.model.setTraining(true);
+    this.objective.module.setTraining(true);
     tidy(() => {
-      const hr = Tensor.fromArray(batch.hr, shape);
-      const condition = Tensor.fromArray(batch.lrUp, shape);
-      const mask = Tensor.fromArray(batch.mask, [n, 1, height, width]);
-      const levels = Tensor.fromArray(levelsHost, [n]);
-      const noise = randomNormal(shape, this.options.seed, step);
-      const input = Tensor.empty([n, 2 * channels, height, width]);
-      noisyInput(rt, input, condition, hr, noise, levels);
-      const predicted = this.model.forward(input, levels, { dropoutSeed: mixSeed(this.options.seed, step) });
+      const { predicted, target, weights } = this.objective.terms(
+        batch,
+        step,
+        this.options.seed,
+        this.random,
+      );
+      const mask = Tensor.fromArray(weights, [n, 1, height, width]);
       const perElement = Tensor.empty(shape);
       const grad = Tensor.empty(shape);
-      noiseLoss(rt, this.options.loss, perElement, grad, predicted, noise, mask, scale);
+      noiseLoss(rt, this.options.loss, perElement, grad, predicted, target, mask, scale);
       const loss = Tensor.empty([1]);
       reduceSum(rt, loss, perElement, [0, 1, 2, 3], scale);
       backward(predicted, grad);

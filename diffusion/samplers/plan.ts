@@ -35,10 +35,15 @@ export interface SampleOptions {
   /** Clip x̂0 to [−1, 1] at every step (default true). */
   clip?: boolean;
   /**
-   * Truncated start: begin at the schedule step whose noise level γ = √ᾱ_t first falls to this value,
-   * from x = γ·condition + √(1−γ²)·z, skipping the noisiest part of the trajectory.
+   * Truncated start (CCDF, Chung et al. 2022): begin at the schedule step whose noise level γ = √ᾱ_t
+   * first falls to this value, from x = γ·start + √(1−γ²)·z, skipping the noisiest part of the trajectory.
    */
   startNoiseLevel?: number;
+  /**
+   * The estimate a truncated start noises (same shape as the condition; default the condition itself,
+   * i.e. the bicubic image for plain SR3; zeros for residual diffusion, whose start is the mean).
+   */
+  startFrom?: Tensor;
   /** Called after each network call is recorded, with (calls done, calls total). */
   onProgress?: (done: number, total: number) => void;
   /** Called every `intermediateEvery` calls with the current x̂0 estimate (read it only if you need it). */
@@ -117,7 +122,15 @@ export async function runPlan(
       const z = randomNormal(condition.shape, seed, 0);
       if (plan.startLevel >= 1) return z;
       const gamma = plan.startLevel;
-      return add(affine(z, Math.sqrt(1 - gamma * gamma)), affine(condition, gamma));
+      const start = options.startFrom ?? condition;
+      if (start.shape.join() !== condition.shape.join()) {
+        throw new ShapeError(
+          `sampler start ${formatShape(start.shape)} does not match the condition ${
+            formatShape(condition.shape)
+          }`,
+        );
+      }
+      return add(affine(z, Math.sqrt(1 - gamma * gamma)), affine(start, gamma));
     })
   );
   let x0: Tensor | null = null;

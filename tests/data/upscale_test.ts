@@ -19,7 +19,8 @@ async function writeInput(path: string): Promise<void> {
 }
 
 /** A stand-in model: the bicubic condition itself (so the output is a tiled bicubic upscale). */
-const bicubicModel: SuperResolve = (batch: TileBatch) => Promise.resolve(batch.lrUp.slice());
+const bicubicModel: SuperResolve = (batch: TileBatch) =>
+  Promise.resolve({ hr: batch.lrUp.slice(), std: null });
 
 Deno.test("upscaleRaster: tiled, blended, streamed output equals a bicubic upscale away from nodata", () =>
   withTempDir(async (dir) => {
@@ -133,7 +134,10 @@ Deno.test("colour correction pulls a hue-shifted output's low frequencies back t
   withTempDir(async (dir) => {
     await writeInput(`${dir}/lr.tif`);
     const shifted: SuperResolve = (batch) =>
-      Promise.resolve(batch.lrUp.map((v, i) => (Math.floor(i / 4096) % 3 === 0 ? v + 0.2 : v)));
+      Promise.resolve({
+        hr: batch.lrUp.map((v, i) => (Math.floor(i / 4096) % 3 === 0 ? v + 0.2 : v)),
+        std: null,
+      });
     const options = {
       factor: 2,
       tileSize: 32,

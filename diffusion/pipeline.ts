@@ -1,0 +1,186 @@
+/**
+ * Inference for one batch of chips or tiles, for every formulation:
+ *
+ * - plain SR3: sample x from the UNet conditioned on bicubic(LR) (a truncated start noises bicubic);
+ * - residual: m = MeanNet(LR); sample r conditioned on m (a truncated start noises r = 0, i.e. the
+ *   mean itself); output m + r/s;
+ * - `samplingType: "mean"`: the mean predictor alone (residual models), no diffusion.
+ *
+ * With `samples: K` the batch is replicated K times along N and sampled in one sampler run; the output
+ * is the per-pixel mean of the K samples (a K-sample average has about 1/K of a sample's excess error
+ * over the posterior mean) and their standard deviation is the uncertainty map.
+ * @module
+ */
+import type { BatchShape } from "../data/dataset.ts";
+import { DataError } from "../data/errors.ts";
+import { noGrad } from "../nn/autodiff.ts";
+import type { EMA } from "../nn/ema.ts";
+import type { MeanNet } from "../nn/mean_net.ts";
+import { concat } from "../nn/ops/shape.ts";
+import { Tensor } from "../nn/tensor.ts";
+import type { UNet } from "../nn/unet.ts";
+import { epsilonFromPrediction, type Formulation } from "./formulation.ts";
+import { type Denoiser, sample, type SampleOptions, type SamplerName } from "./samplers/mod.ts";
+import type { ScheduleTables } from "./schedule.ts";
+
+/** What inference needs of a model. */
+export interface ModelParts {
+  /** The denoising UNet. */
+  unet: UNet;
+  /** The mean predictor (residual models), else null. */
+  meanNet: MeanNet | null;
+  /** The training schedule the samplers sub-sample. */
+  schedule: ScheduleTables;
+  /** What the UNet diffuses and predicts. */
+  formulation: Formulation;
+}
+
+/** How to sample: arcgis's `sampling_type` and `n_timestep`, plus sr3's start, averaging and seed. */
+export interface SamplingSettings {
+  /** "ddim" (default), "ddpm", "dpmpp", or "mean" (the mean predictor alone; residual models). */
+  samplingType?: SamplerName | "mean";
+  /** Network calls for ddim (default 200) and dpmpp (default 20); ddpm always uses every step. */
+  nTimestep?: number;
+  /** Seed of the sampler's noise (default 0). */
+  seed?: number;
+  /** DDIM η (default 0). */
+  eta?: number;
+  /**
+   * Truncated start at this noise level γ = √ᾱ, from the noised mean (residual models) or the noised
+   * bicubic image (plain SR3); default: pure noise.
+   */
+  startNoiseLevel?: number;
+  /** Samples averaged per chip (default 1); with K > 1 their standard deviation is the uncertainty. */
+  samples?: number;
+  /** Called with (network calls done, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One batch super-resolved, NCHW in [−1, 1]. */
+export interface ResolvedBatch {
+  /** The output: the sample, or the mean of K samples. */
+  sr: Float32Array;
+  /** Per-pixel standard deviation over the K samples (K > 1), in [−1, 1] units; else null. */
+  std: Float32Array | null;
+  /** The mean predictor's estimate (residual models), else null. */
+  mean: Float32Array | null;
+}
+
+/** ε̂ from the UNet for any prediction target: condition and x concatenated, as SR3 trains it. */
+export function formulationDenoiser(unet: UNet, formulation: Formulation): Denoiser {
+  return (x, condition, levels) =>
+    epsilonFromPrediction(formulation.target, unet.forward(concat([condition, x], 1), levels), x, levels);
+}
+
+/** Per-pixel mean and standard deviation over K samples stored as K consecutive batches of `size`. */
+export function sampleStatistics(
+  samples: Float32Array,
+  k: number,
+): { mean: Float32Array; std: Float32Array } {
+  const size = samples.length / k;
+  const mean = new Float32Array(size);
+  const std = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += samples[j * size + i]!;
+    const m = sum / k;
+    let squares = 0;
+    for (let j = 0; j < k; j++) squares += (samples[j * size + i]! - m) ** 2;
+    mean[i] = m;
+    std[i] = Math.sqrt(squares / k);
+  }
+  return { mean, std };
+}
+
+/** Residual samples back to images, in place: x = m + r/s (`mean` is one batch; samples may hold K). */
+export function residualToImage(samples: Float32Array, mean: Float32Array, scale: number): Float32Array {
+  const inverse = 1 / scale;
+  for (let i = 0; i < samples.length; i++) samples[i] = mean[i % mean.length]! + samples[i]! * inverse;
+  return samples;
+}
+
+/**
+ * K samples per item of `condition` in one sampler run: the batch is replicated K times along N (item n
+ * of sample k at k·N + n), so every copy draws its own noise. Returns the samples on the host.
+ */
+export async function sampleRepeated(
+  type: SamplerName,
+  denoise: Denoiser,
+  condition: Tensor,
+  k: number,
+  options: SampleOptions,
+): Promise<Float32Array> {
+  const owned: Tensor[] = [];
+  try {
+    const repeated = k === 1 ? condition : noGrad(() => concat(Array(k).fill(condition), 0));
+    if (k > 1) owned.push(repeated);
+    const start = options.startFrom;
+    const startRepeated = start && k > 1 ? noGrad(() => concat(Array(k).fill(start), 0)) : start;
+    if (startRepeated && startRepeated !== start) owned.push(startRepeated);
+    const result = await sample(type, denoise, repeated, { ...options, startFrom: startRepeated });
+    owned.push(result);
+    return await result.read();
+  } finally {
+    for (const t of owned) t.dispose();
+  }
+}
+
+/**
+ * Super-resolves `lr` [N, C, h, w] with its bicubic upsampling `lrUp` [N, C, H, W] (both in [−1, 1], sizes in `shape`)
+ * in eval mode, with the EMA weights swapped in when given.
+ * @throws {DataError} when "mean" is asked of a model without a mean predictor
+ */
+export async function resolveBatch(
+  parts: ModelParts,
+  lr: Float32Array,
+  lrUp: Float32Array,
+  shape: BatchShape,
+  settings: SamplingSettings = {},
+  ema: EMA | null = null,
+): Promise<ResolvedBatch> {
+  const { unet, meanNet, formulation } = parts;
+  const { batch: n, channels: c, height: h, width: w, lrHeight, lrWidth } = shape;
+  const residual = formulation.kind === "residual";
+  const type = settings.samplingType ?? "ddim";
+  if ((residual || type === "mean") && !meanNet) {
+    throw new DataError(`sampling "${type}" needs a mean predictor; this model has none (formulation sr3)`);
+  }
+  const k = Math.max(1, Math.floor(settings.samples ?? 1));
+  const states = [unet.training, meanNet?.training ?? false];
+  unet.setTraining(false);
+  meanNet?.setTraining(false);
+  ema?.swap();
+  const owned: Tensor[] = [];
+  const keep = <T extends Tensor>(t: T): T => (owned.push(t), t);
+  try {
+    const up = keep(Tensor.fromArray(lrUp, [n, c, h, w]));
+    let mean: Tensor | null = null;
+    if (meanNet && (residual || type === "mean")) {
+      const low = keep(Tensor.fromArray(lr, [n, c, lrHeight, lrWidth]));
+      mean = keep(noGrad(() => meanNet.forward(low, up)));
+    }
+    const meanHost = mean ? await mean.read() : null;
+    if (type === "mean") return { sr: meanHost!, std: null, mean: meanHost };
+    const condition = residual ? mean! : up;
+    const samples = await sampleRepeated(type, formulationDenoiser(unet, formulation), condition, k, {
+      schedule: parts.schedule,
+      steps: settings.nTimestep,
+      seed: settings.seed ?? 0,
+      eta: settings.eta,
+      startNoiseLevel: settings.startNoiseLevel,
+      // Residual diffusion starts from r = 0, i.e. from the mean; its x̂0 lives in s·[−2, 2], not [−1, 1].
+      startFrom: residual ? keep(Tensor.zeros(condition.shape)) : undefined,
+      clip: !residual,
+      onProgress: settings.onProgress,
+    });
+    if (residual) residualToImage(samples, meanHost!, formulation.scale);
+    if (k === 1) return { sr: samples, std: null, mean: meanHost };
+    const stats = sampleStatistics(samples, k);
+    return { sr: stats.mean, std: stats.std, mean: meanHost };
+  } finally {
+    for (const t of owned) t.dispose();
+    ema?.swap();
+    unet.setTraining(states[0]!);
+    meanNet?.setTraining(states[1]!);
+  }
+}
