@@ -3,23 +3,34 @@
  * LR | bicubic | SR3 | HR grid (arcgis `compute_metrics()` and `show_results()`).
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command } from "@commander-js/extra-typings";
+import type { MetricPair } from "../diffusion/evaluate.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";
 import { prepareData, SuperResolution } from "../diffusion/super_resolution.ts";
-import { parseNonNegativeInt, parseNumber, parsePositiveInt, printJson, runCommand } from "./common.ts";
+import { parseNumber, parsePositiveInt, printJson, runCommand } from "./common.ts";
+import {
+  presetOption,
+  samplerOption,
+  samplesOption,
+  samplingFlags,
+  seedOption,
+  startOption,
+  stepsOption,
+} from "./sampling.ts";
 
 /** The `eval` command. */
 export const evalCommand = new Command("eval")
   .description("PSNR/SSIM of SR3 vs bicubic on validation chips, plus a PNG grid LR | bicubic | SR3 | HR")
   .argument("<data-dir>", "chips (sr3 export output)")
   .requiredOption("--model <dir>", "trained model directory")
-  .addOption(
-    new Option("--sampling-type <name>", "sampler").choices(["ddim", "ddpm", "dpmpp"]).default("ddim"),
-  )
-  .option("--n-timestep <n>", "sampler steps (default: 200 for ddim, 20 for dpmpp)", parsePositiveInt)
+  .addOption(presetOption())
+  .addOption(samplerOption())
+  .addOption(stepsOption())
+  .addOption(startOption())
+  .addOption(samplesOption())
   .option("--val-split-pct <pct>", "validation share, as when training", parseNumber, 10)
   .option("--max-chips <n>", "score at most this many validation chips", parsePositiveInt)
-  .option("--seed <n>", "sampler seed", parseNonNegativeInt, 0)
+  .addOption(seedOption())
   .option("--grid <png>", "where to write the grid", "eval_grid.png")
   .option("--rows <n>", "chips in the grid", parsePositiveInt, 4)
   .option("--json", "print the metrics as JSON")
@@ -27,8 +38,11 @@ export const evalCommand = new Command("eval")
     "after",
     `
 Examples:
-  $ sr3 eval chips --model models/naip
-  $ sr3 eval chips --model models/naip --sampling-type dpmpp --n-timestep 20 --json`,
+  $ sr3 eval chips --model models/naip-x4
+  $ sr3 eval chips --model models/naip-x4 --preset perceptual --max-chips 32
+  $ sr3 eval chips --model models/naip --sampling-type dpmpp --n-timestep 20 --json
+
+Bicubic is always scored on the same chips (and, for residual models, the mean predictor alone).`,
   )
   .action((dataDir, options) =>
     runCommand("eval", async () => {
@@ -42,20 +56,32 @@ Examples:
         batchSize: definition.BatchSize,
       });
       const sr = await SuperResolution.fromModel(options.model, data, { resume: false });
-      const sampling = {
-        samplingType: options.samplingType as "ddim" | "ddpm" | "dpmpp",
-        nTimestep: options.nTimestep,
-        seed: options.seed,
-      };
+      const sampling = { ...samplingFlags(options), preset: options.preset };
       const report = await sr.computeMetrics({ ...sampling, maxChips: options.maxChips });
       await sr.showResults({ ...sampling, rows: options.rows, path: options.grid });
       sr.dispose();
       if (options.json) return printJson({ ...report, grid: options.grid });
       console.log(`${report.chips} validation chips, ${report.sampling}:`);
-      console.log(`  SR3      PSNR ${report.sr3.PSNR.toFixed(2)} dB   SSIM ${report.sr3.SSIM.toFixed(4)}`);
+      const rows: [string, MetricPair | undefined][] = [
+        ["SR3", report.sr3],
+        ["mean", report.mean],
+        ["bicubic", report.bicubic],
+      ];
       console.log(
-        `  bicubic  PSNR ${report.bicubic.PSNR.toFixed(2)} dB   SSIM ${report.bicubic.SSIM.toFixed(4)}`,
+        `  ${"".padEnd(8)} ${"PSNR dB".padStart(8)} ${"SSIM".padStart(7)} ${"SAM °".padStart(6)} ${
+          "ERGAS".padStart(6)
+        } ${"HF".padStart(6)}`,
       );
+      for (const [name, m] of rows) {
+        if (!m) continue;
+        const cell = (v: number | undefined, digits: number, width: number) =>
+          (v === undefined ? "n/a" : v.toFixed(digits)).padStart(width);
+        console.log(
+          `  ${name.padEnd(8)} ${cell(m.PSNR, 2, 8)} ${cell(m.SSIM, 4, 7)} ${cell(m.SAM, 2, 6)} ${
+            cell(m.ERGAS, 2, 6)
+          } ${cell(m.HF, 3, 6)}`,
+        );
+      }
       console.log(`grid: ${options.grid}`);
     })
   );

@@ -52,6 +52,7 @@ const RUN_SETTINGS = new Set([
   "meanLr",
   "meanFeatures",
   "meanBlocks",
+  "initFrom",
 ]);
 
 /** The `train` command. */
@@ -102,6 +103,7 @@ export const trainCommand = new Command("train")
     "Min-SNR-γ loss weighting (default: none for sr3, 5 for residual)",
     parseNumber,
   )
+  .option("--init-from <model-dir>", "start the UNet from another model's weights (same knobs; fine-tuning)")
   .option("--mean-steps <n>", "residual: mean-predictor steps before the UNet trains", parsePositiveInt, 2000)
   .option("--mean-lr <rate>", "residual: the mean predictor's Adam learning rate", parseNumber, 1e-3)
   .option("--mean-features <n>", "residual: mean-predictor feature channels", parsePositiveInt, 32)
@@ -206,6 +208,7 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
           predictionTarget: options.predictionTarget,
           minSnrGamma: options.minSnrGamma,
           meanNet: { features: options.meanFeatures, blocks: options.meanBlocks },
+          initFrom: options.initFrom,
         });
         const d = sr.definition;
         if (sr.meanNet) {

@@ -3,7 +3,7 @@
  * a georeferenced GeoTIFF.
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command } from "@commander-js/extra-typings";
 import { ProgressLine } from "../data/progress.ts";
 import { loadModel } from "../diffusion/super_resolution.ts";
 import {
@@ -14,6 +14,15 @@ import {
   printJson,
   runCommand,
 } from "./common.ts";
+import {
+  presetOption,
+  samplerOption,
+  samplesOption,
+  samplingFlags,
+  seedOption,
+  startOption,
+  stepsOption,
+} from "./sampling.ts";
 
 /** The `upscale` command. */
 export const upscaleCommand = new Command("upscale")
@@ -21,26 +30,25 @@ export const upscaleCommand = new Command("upscale")
   .argument("<lr>", "low-resolution raster (GeoTIFF, PNG or JPEG)")
   .requiredOption("--model <dir>", "trained model directory")
   .requiredOption("--out <out.tif>", "output GeoTIFF (refused if it exists, unless --overwrite)")
-  .addOption(
-    new Option("--sampling-type <name>", "sampler: ddim, ddpm (slow, all steps) or dpmpp (fast)")
-      .choices(["ddim", "ddpm", "dpmpp"]).default("ddim"),
+  .addOption(presetOption())
+  .addOption(samplerOption())
+  .addOption(stepsOption())
+  .addOption(startOption())
+  .addOption(samplesOption())
+  .option(
+    "--uncertainty <std.tif>",
+    "also write the per-pixel standard deviation over the samples (--samples ≥ 2)",
   )
-  .option("--n-timestep <n>", "sampler steps (default: 200 for ddim, 20 for dpmpp)", parsePositiveInt)
-  .option("--eta <eta>", "DDIM stochasticity (0 = deterministic)", parseNumber, 0)
+  .option("--eta <eta>", "DDIM stochasticity (0 = deterministic)", parseNumber)
   .option(
     "--padding <px>",
     "tile overlap in low-resolution pixels (default: the model's)",
     parseNonNegativeInt,
   )
   .option("--batch-size <n>", "tiles per sampler call", parsePositiveInt, 1)
-  .option("--seed <n>", "sampler seed", parseNonNegativeInt, 0)
+  .addOption(seedOption())
   .option("--bands <list>", "1-based input bands (default: all)", parseBands)
   .option("--color-correction", "match each tile's low frequencies to the input (counters colour drift)")
-  .option(
-    "--start-noise-level <gamma>",
-    "truncated start from the noised bicubic image at this noise level",
-    parseNumber,
-  )
   .option("--overwrite", "replace an existing output")
   .option("--json", "print a JSON summary")
   .addHelpText(
@@ -48,7 +56,11 @@ export const upscaleCommand = new Command("upscale")
     `
 Examples:
   $ sr3 upscale landsat.tif --model models/l8 --out landsat_x4.tif
+  $ sr3 upscale scene.tif --model models/naip-x4 --out scene_sr.tif --uncertainty scene_std.tif
+  $ sr3 upscale scene.tif --model models/naip-x4 --out scene_sharp.tif --preset perceptual
   $ sr3 upscale scene.tif --model models/naip --out scene_sr.tif --sampling-type dpmpp --n-timestep 20
+
+Without sampler flags the model's recommended preset runs (model.json "inference"); flags override it.
 
 Tiles overlap by 2×padding and are cross-faded with a raised-cosine window, so SR3's independent
 samples leave no seams. The output keeps the CRS and origin; the pixel size is divided by the model's factor.`,
@@ -59,15 +71,13 @@ samples leave no seams. The output keeps the CRS and origin; the pixel size is d
       const bar: { line: ProgressLine | null } = { line: null };
       const summary = await sr.predict(lr, {
         outPath: options.out,
-        samplingType: options.samplingType as "ddim" | "ddpm" | "dpmpp",
-        nTimestep: options.nTimestep,
-        eta: options.eta,
+        ...samplingFlags(options),
+        preset: options.preset,
+        uncertaintyPath: options.uncertainty,
         padding: options.padding,
         batchSize: options.batchSize,
-        seed: options.seed,
         bands: options.bands,
         colorCorrection: options.colorCorrection,
-        startNoiseLevel: options.startNoiseLevel,
         overwrite: options.overwrite,
         onTiles: (done, total) => {
           if (options.json) return;
@@ -80,7 +90,8 @@ samples leave no seams. The output keeps the CRS and origin; the pixel size is d
       if (options.json) return printJson(summary);
       console.log(
         `wrote ${summary.outputPath}: ${summary.width}×${summary.height}, ${summary.bands} bands ` +
-          `(${summary.tiles} tiles, ${summary.skippedTiles} all-nodata tiles skipped)`,
+          `(${summary.tiles} tiles, ${summary.skippedTiles} all-nodata tiles skipped; ${summary.sampling})`,
       );
+      if (options.uncertainty) console.log(`uncertainty (std over samples): ${options.uncertainty}`);
     })
   );

@@ -118,6 +118,8 @@ export interface ModelDefinition {
   meanNet?: MeanNetConfig;
   /** Recommended inference settings: what `sr3 upscale` and `predict()` use without sampler flags. */
   inference?: InferenceDefaults;
+  /** Where the UNet's initial weights came from, when training started from another model. */
+  initializedFrom?: { model: string; checkpoint: string };
 }
 
 /** What a new model's definition is made from. */

@@ -37,7 +37,7 @@ import {
   readModelDefinition,
   saveCheckpoint,
 } from "./model_dir.ts";
-import { Networks, restoreStageTensors, stageTensors } from "./networks.ts";
+import { MEAN_PREFIX, Networks, restoreStageTensors, stageTensors } from "./networks.ts";
 import { meanObjective, type Objective, residualObjective, sr3Objective } from "./objectives.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
 import { measureResidualScale } from "./residual_scale.ts";
@@ -93,6 +93,11 @@ export interface SuperResolutionOptions extends Partial<Omit<UNetConfig, "bands"
   minSnrGamma?: number | null;
   /** Mean-predictor knobs of residual models (default 32 features, 4 blocks). */
   meanNet?: Partial<Pick<MeanNetConfig, "features" | "blocks">>;
+  /**
+   * Start the UNet from another model directory's inference weights instead of a random init (fine-tuning;
+   * the UNet knobs must match). Recorded in model.json as `initializedFrom`.
+   */
+  initFrom?: string;
 }
 
 /** Options of {@link SuperResolution.fit}: the loop's and the optimizer's. */
@@ -128,6 +133,12 @@ export interface PredictOptions extends SamplingSettings {
   overwrite?: boolean;
   /** Called with (tiles done, tiles total). */
   onTiles?: (done: number, total: number) => void;
+}
+
+/** What {@link SuperResolution.predict} wrote, and how it sampled. */
+export interface PredictSummary extends UpscaleSummary {
+  /** The sampler, steps, start and sample count used. */
+  sampling: string;
 }
 
 /** Trainer state plus what the loop needs to resume exactly. */
@@ -217,6 +228,7 @@ export class SuperResolution {
       predictionTarget,
       minSnrGamma,
       meanNet,
+      initFrom,
       ...knobs
     } = options;
     const unet = unetConfig(preset ?? "arcgis", {
@@ -256,6 +268,13 @@ export class SuperResolution {
     }
     definition.inference = defaultInference(kind ?? "sr3");
     const networks = Networks.create(definition, seed ?? 0);
+    if (initFrom) {
+      const source = await readModelDefinition(initFrom);
+      const weights = await readInferenceWeights(initFrom, source);
+      const unetWeights = new Map([...weights].filter(([name]) => !name.startsWith(MEAN_PREFIX)));
+      networks.unet.loadParameters(unetWeights, `${initFrom}/${source.ModelFile}`);
+      definition.initializedFrom = { model: initFrom, checkpoint: source.ModelFile };
+    }
     return new SuperResolution(networks, definition, buildSchedule(scheduleConfig), data);
   }
 
@@ -460,13 +479,19 @@ export class SuperResolution {
    * "Classify Pixels Using Deep Learning" for SR3), with the model's recommended settings unless the
    * options name others; optionally writes the uncertainty map (standard deviation over the samples).
    */
-  async predict(imagePath: string, options: PredictOptions): Promise<UpscaleSummary> {
+  async predict(imagePath: string, options: PredictOptions): Promise<PredictSummary> {
     const d = this.definition;
     const tileSize = d.unet.imageSize / d.downsampleFactor;
     const ema = this.trainerInstance?.ema ?? null;
     const settings = this.sampling(options.preset, options);
+    if (options.uncertaintyPath && ((settings.samples ?? 1) < 2 || settings.samplingType === "mean")) {
+      throw new DataError(
+        `${options.uncertaintyPath}: an uncertainty map needs at least 2 diffusion samples per tile ` +
+          `(${samplingLabel(settings)} was asked); pass --samples 4`,
+      );
+    }
     let calls = 0;
-    return await upscaleRaster({
+    const summary = await upscaleRaster({
       inputPath: imagePath,
       outputPath: options.outPath,
       uncertaintyPath: options.uncertaintyPath,
@@ -485,6 +510,7 @@ export class SuperResolution {
       const { sr, std } = await resolveBatch(this.parts, batch.lr, batch.lrUp, batch.shape, seeded, ema);
       return { hr: sr, std };
     });
+    return { ...summary, sampling: samplingLabel(settings) };
   }
 
   /**

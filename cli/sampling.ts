@@ -1,0 +1,72 @@
+/**
+ * The sampling flags `sr3 upscale` and `sr3 eval` share, from the sampler and preset registries: no
+ * flag means the model's recommended preset (model.json `inference`); each flag overrides one field.
+ * @module
+ */
+import { Option } from "@commander-js/extra-typings";
+import { INFERENCE_PRESETS, type InferencePreset } from "../diffusion/inference.ts";
+import type { SamplingSettings } from "../diffusion/pipeline.ts";
+import { SAMPLER_NAMES, type SamplerName } from "../diffusion/samplers/mod.ts";
+import { parseNonNegativeInt, parseNumber, parsePositiveInt } from "./common.ts";
+
+/** `--preset`: fidelity or perceptual (default: the model's). */
+export function presetOption() {
+  const names = Object.keys(INFERENCE_PRESETS) as InferencePreset[];
+  return new Option(
+    "--preset <name>",
+    `inference preset (default: the model's): ${
+      names.map((n) => `${n}: ${INFERENCE_PRESETS[n]}`).join("; ")
+    }`,
+  ).choices(names);
+}
+
+/** `--sampling-type`: a sampler, or the mean predictor alone. */
+export function samplerOption() {
+  return new Option(
+    "--sampling-type <name>",
+    "sampler: ddim, ddpm (every step), dpmpp (fast), or mean (residual models: the mean predictor alone)",
+  ).choices([...SAMPLER_NAMES, "mean"] as (SamplerName | "mean")[]);
+}
+
+/** `--n-timestep`. */
+export function stepsOption() {
+  return new Option("--n-timestep <n>", "sampler steps (default: the preset's)").argParser(parsePositiveInt);
+}
+
+/** `--start-noise-level`. */
+export function startOption() {
+  return new Option(
+    "--start-noise-level <gamma>",
+    "start from the mean (residual models) or bicubic image noised to this level γ = √ᾱ in (0, 1)",
+  ).argParser(parseNumber);
+}
+
+/** `--samples`. */
+export function samplesOption() {
+  return new Option("--samples <k>", "samples averaged per tile; their spread is the uncertainty")
+    .argParser(parsePositiveInt);
+}
+
+/** `--seed`. */
+export function seedOption() {
+  return new Option("--seed <n>", "sampler seed").argParser(parseNonNegativeInt).default(0);
+}
+
+/** The settings the shared flags name (undefined fields fall back to the preset). */
+export function samplingFlags(options: {
+  samplingType?: SamplerName | "mean";
+  nTimestep?: number;
+  startNoiseLevel?: number;
+  samples?: number;
+  seed?: number;
+  eta?: number;
+}): SamplingSettings {
+  return {
+    samplingType: options.samplingType,
+    nTimestep: options.nTimestep,
+    startNoiseLevel: options.startNoiseLevel,
+    samples: options.samples,
+    seed: options.seed,
+    eta: options.eta,
+  };
+}
