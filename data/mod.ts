@@ -26,6 +26,7 @@ export { type GeoTiffHeader, GeoTiffStripWriter, writeGeoTiff } from "./geotiff_
 export type { OutputOptions } from "./files.ts";
 export { encodePng, type PngImage, type RgbaImage, writePng } from "./png.ts";
 export {
+  heatmapImage,
   previewImage,
   type PreviewOptions,
   type PreviewStretch,

@@ -150,3 +150,42 @@ export async function writeRasterPreview(
 ): Promise<void> {
   await writePng(pngPath, await rasterPreview(rasterPath, options), options);
 }
+
+/** Anchors of the "inferno" colour map (matplotlib), evenly spaced from 0 to 1: perceptually uniform. */
+const INFERNO: readonly [number, number, number][] = [
+  [0, 0, 4],
+  [40, 11, 84],
+  [101, 21, 110],
+  [159, 42, 99],
+  [212, 72, 66],
+  [245, 125, 21],
+  [250, 193, 39],
+  [252, 255, 164],
+];
+
+/**
+ * An uncertainty (or any non-negative) map as a heat map: the mean over bands, 0 → black, `max` (default:
+ * the 99th percentile) → pale yellow, through the inferno colour map.
+ */
+export function heatmapImage(data: Float32Array, width: number, height: number, max?: number): RgbaImage {
+  const pixels = width * height;
+  const bands = data.length / pixels;
+  const values = new Float32Array(pixels);
+  for (let i = 0; i < pixels; i++) {
+    let sum = 0;
+    for (let b = 0; b < bands; b++) sum += data[b * pixels + i]!;
+    values[i] = sum / bands;
+  }
+  const top = max ?? ([...values].sort((a, b) => a - b)[Math.floor(0.99 * (pixels - 1))] || 1);
+  const out = new Uint8Array(pixels * 4);
+  for (let i = 0; i < pixels; i++) {
+    const t = Math.min(1, Math.max(0, values[i]! / top)) * (INFERNO.length - 1);
+    const k = Math.min(INFERNO.length - 2, Math.floor(t));
+    const f = t - k;
+    for (let c = 0; c < 3; c++) {
+      out[i * 4 + c] = Math.round(INFERNO[k]![c]! * (1 - f) + INFERNO[k + 1]![c]! * f);
+    }
+    out[i * 4 + 3] = 255;
+  }
+  return { width, height, data: out };
+}

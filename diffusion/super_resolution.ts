@@ -4,7 +4,7 @@
  * → `save()`, and `SuperResolution.fromModel(dir)` (or `loadModel(dir)`) to come back later.
  * @module
  */
-import { type ChipDatasetOptions, type DatasetState, loadChipDataset } from "../data/dataset.ts";
+import { type ChipDatasetOptions, loadChipDataset } from "../data/dataset.ts";
 import type { ChipDataset } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
 import { upscaleRaster, type UpscaleSummary } from "../data/upscale.ts";
@@ -21,7 +21,7 @@ import {
   samplingLabel,
   scoreBatches,
 } from "./evaluate.ts";
-import { fitLoop, type FitOptions, type FitResult, type TrainingStage } from "./fit.ts";
+import type { FitResult } from "./fit.ts";
 import {
   type Formulation,
   type FormulationKind,
@@ -35,14 +35,11 @@ import {
   readCheckpoint,
   readInferenceWeights,
   readModelDefinition,
-  saveCheckpoint,
 } from "./model_dir.ts";
-import { MEAN_PREFIX, Networks, restoreStageTensors, stageTensors } from "./networks.ts";
-import { meanObjective, type Objective, residualObjective, sr3Objective } from "./objectives.ts";
+import { MEAN_PREFIX, Networks } from "./networks.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
-import { measureResidualScale } from "./residual_scale.ts";
 import { buildSchedule, type ScheduleConfig, type ScheduleName, type ScheduleTables } from "./schedule.ts";
-import { Trainer, type TrainerOptions, type TrainerState } from "./trainer.ts";
+import { type RunOptions, type SavedState, TrainingRun } from "./training_run.ts";
 
 /** Options of {@link prepareData} (arcgis `prepare_data`). */
 export interface PrepareDataOptions extends ChipDatasetOptions {
@@ -101,16 +98,9 @@ export interface SuperResolutionOptions extends Partial<Omit<UNetConfig, "bands"
 }
 
 /** Options of {@link SuperResolution.fit}: the loop's and the optimizer's. */
-export interface FitCallOptions extends Omit<FitOptions, "outDir" | "epochs">, TrainerOptions {
+export interface FitCallOptions extends RunOptions {
   /** Model directory (default `<data path>/models/sr3`). */
   outDir?: string;
-  /**
-   * Residual models: mean-predictor steps before the diffusion stage starts (default 2000; a resumed
-   * run keeps the value it started with).
-   */
-  meanSteps?: number;
-  /** Residual models: the mean predictor's learning rate (default 1e-3). */
-  meanLr?: number;
 }
 
 /** Options of {@link SuperResolution.predict}. */
@@ -141,32 +131,11 @@ export interface PredictSummary extends UpscaleSummary {
   sampling: string;
 }
 
-/** Trainer state plus what the loop needs to resume exactly. */
-interface SavedState {
-  trainer: TrainerState;
-  dataset: DatasetState;
-  options: Required<TrainerOptions>;
-  /** The network being trained (absent in older checkpoints: the UNet). */
-  stage?: TrainingStage;
-  /** Residual models: the mean-stage length the run was started with. */
-  meanSteps?: number;
-  /** Residual models in the mean stage: the trainer options the diffusion stage will start with. */
-  diffusionOptions?: TrainerOptions;
-}
-
-/** Default mean-stage length of residual models. */
-const DEFAULT_MEAN_STEPS = 2000;
-
 /** An SR3 super-resolution model with its data, training state and sampling. */
 export class SuperResolution {
-  /** The trainer of the current stage, once `fit()` has run or a checkpoint was resumed. */
-  private trainerInstance: Trainer | null = null;
-  /** The network being trained. */
-  private stage: TrainingStage;
-  /** Residual models: the mean-stage length of this run. */
-  private meanSteps: number | null = null;
-  /** Residual models in the mean stage: what the diffusion stage's trainer will get. */
-  private diffusionOptions: TrainerOptions | null = null;
+  /** The training run, once `fit()` has run or a checkpoint was resumed. */
+  private run: TrainingRun | null = null;
+
   private constructor(
     /** The networks. */
     readonly networks: Networks,
@@ -176,10 +145,7 @@ export class SuperResolution {
     readonly schedule: ScheduleTables,
     /** The dataset, when training or evaluating. */
     public data: SuperResolutionData | null,
-  ) {
-    const residual = definition.formulation?.kind === "residual";
-    this.stage = residual && (definition.training?.stage ?? "mean") === "mean" ? "mean" : "diffusion";
-  }
+  ) {}
 
   /** The UNet. */
   get model(): UNet {
@@ -306,39 +272,8 @@ export class SuperResolution {
     }
     const where = `${dir}/${definition.checkpoint}`;
     networks.load(checkpoint.weights, `${where}/weights.safetensors`);
-    sr.stage = state.stage ?? "diffusion";
-    sr.meanSteps = state.meanSteps ?? null;
-    sr.diffusionOptions = state.diffusionOptions ?? null;
-    const trainer = new Trainer(sr.objective(sr.stage), state.options);
-    restoreStageTensors(
-      networks,
-      sr.stage,
-      trainer,
-      state.trainer.step,
-      checkpoint.optimizer,
-      checkpoint.ema,
-      where,
-    );
-    trainer.restoreState(state.trainer);
-    data.dataset.restore(state.dataset);
-    sr.trainerInstance = trainer;
+    sr.run = TrainingRun.resume(sr, state, checkpoint, where, data);
     return sr;
-  }
-
-  /** The objective of a stage. */
-  private objective(stage: TrainingStage): Objective {
-    const { unet, meanNet } = this.networks;
-    if (stage === "mean") return meanObjective(meanNet!);
-    if (this.formulation.kind === "residual") {
-      return residualObjective(unet, meanNet!, this.schedule, this.formulation);
-    }
-    return sr3Objective(unet, this.schedule, this.formulation);
-  }
-
-  /** The trainer of the current stage (created on first use with `options`). */
-  private trainer(options: TrainerOptions): Trainer {
-    this.trainerInstance ??= new Trainer(this.objective(this.stage), options);
-    return this.trainerInstance;
   }
 
   /**
@@ -348,73 +283,10 @@ export class SuperResolution {
    */
   async fit(epochs?: number, options: FitCallOptions = {}): Promise<FitResult> {
     const data = this.requireData("fit()");
-    const outDir = options.outDir ?? `${data.path}/models/sr3`;
-    const started = performance.now();
-    if (this.stage === "mean") {
-      this.meanSteps ??= options.meanSteps ?? DEFAULT_MEAN_STEPS;
-      this.diffusionOptions ??= trainerOptions(options);
-      const trainer = this.trainer({ ...trainerOptions(options), lr: options.meanLr ?? 1e-3 });
-      const remaining = this.meanSteps - trainer.step;
-      if (remaining > 0) {
-        const result = await fitLoop(this.host(data, trainer), {
-          ...options,
-          outDir,
-          steps: remaining,
-          epochs: undefined,
-        });
-        if (result.stopped !== "finished") return result;
-      }
-      await this.startDiffusionStage(data, this.diffusionOptions);
-      await this.checkpoint(outDir, null, options.keepCheckpoints ?? 2);
-    }
-    const trainer = this.trainer(options);
-    const spent = (performance.now() - started) / 1000;
-    return await fitLoop(this.host(data, trainer), {
-      ...options,
-      outDir,
-      epochs,
-      maxSeconds: options.maxSeconds === undefined ? undefined : Math.max(0, options.maxSeconds - spent),
-    });
+    this.run ??= new TrainingRun(this);
+    const result = await this.run.fit(data, options.outDir ?? `${data.path}/models/sr3`, epochs, options);
+    return result;
   }
-
-  /** The loop's view of this model. */
-  private host(data: SuperResolutionData, trainer: Trainer) {
-    return {
-      parts: this.parts,
-      stage: this.stage,
-      dataset: data.dataset,
-      batchSize: data.batchSize,
-      trainer,
-      checkpoint: (dir: string, lastLoss: number | null, keep: number) =>
-        this.checkpoint(dir, lastLoss, keep),
-    };
-  }
-
-  /**
-   * Ends the mean stage: its EMA becomes the frozen mean predictor, the residual scale is measured on
-   * training chips, and a fresh trainer takes over the UNet.
-   */
-  private async startDiffusionStage(data: SuperResolutionData, options: TrainerOptions): Promise<void> {
-    const meanTrainer = this.trainerInstance!;
-    meanTrainer.ema?.copyTo();
-    const meanStep = meanTrainer.step;
-    meanTrainer.dispose();
-    this.trainerInstance = null;
-    const scale = await measureResidualScale(this.networks.meanNet!, data.dataset, data.batchSize);
-    this.definition = {
-      ...this.definition,
-      formulation: { ...this.formulation, scale },
-      training: this.definition.training
-        ? { ...this.definition.training, meanStep, stage: "diffusion" }
-        : null,
-    };
-    this.stage = "diffusion";
-    this.trainer(options);
-    this.meanStepsDone = meanStep;
-  }
-
-  /** Mean-predictor steps of a residual model once its diffusion stage has started. */
-  private meanStepsDone: number | null = null;
 
   /** Saves the model (and, after training, the optimizer, EMA and data order) into `dir`. */
   async save(dir: string): Promise<void> {
@@ -433,7 +305,7 @@ export class SuperResolution {
       ...settings,
       maxChips: rows,
       batchSize: data.batchSize,
-      ema: this.trainerInstance?.ema ?? null,
+      ema: this.run?.trainer?.ema ?? null,
     });
     if (batches.length === 0) {
       throw new DataError(`${data.path}: the validation split is empty (raise valSplitPct)`);
@@ -456,7 +328,7 @@ export class SuperResolution {
       ...settings,
       maxChips: options.maxChips,
       batchSize: data.batchSize,
-      ema: this.trainerInstance?.ema ?? null,
+      ema: this.run?.trainer?.ema ?? null,
     });
     if (batches.length === 0) {
       throw new DataError(`${data.path}: the validation split is empty (raise valSplitPct)`);
@@ -482,7 +354,7 @@ export class SuperResolution {
   async predict(imagePath: string, options: PredictOptions): Promise<PredictSummary> {
     const d = this.definition;
     const tileSize = d.unet.imageSize / d.downsampleFactor;
-    const ema = this.trainerInstance?.ema ?? null;
+    const ema = this.run?.trainer?.ema ?? null;
     const settings = this.sampling(options.preset, options);
     if (options.uncertaintyPath && ((settings.samples ?? 1) < 2 || settings.samplingType === "mean")) {
       throw new DataError(
@@ -541,7 +413,7 @@ export class SuperResolution {
 
   /** Frees the networks' and trainer's GPU memory. */
   dispose(): void {
-    this.trainerInstance?.dispose();
+    this.run?.dispose();
     this.networks.dispose();
   }
 
@@ -553,61 +425,9 @@ export class SuperResolution {
     return this.data;
   }
 
-  /** Writes weights, EMA, optimizer, trainer and data state, and model.json, keeping `keep` checkpoints. */
+  /** Writes the weights (and, during training, everything a resumed run needs) and model.json. */
   private async checkpoint(dir: string, lastLoss: number | null, keep = 2): Promise<void> {
-    const trainer = this.trainerInstance;
-    const training = trainer && this.data ? trainer : null;
-    const tensors = await stageTensors(this.networks, this.stage, training);
-    let state: SavedState | null = null;
-    if (trainer && this.data) {
-      state = {
-        trainer: await trainer.exportState(),
-        dataset: this.data.dataset.state,
-        options: trainer.options,
-        ...(this.formulation.kind === "residual"
-          ? {
-            stage: this.stage,
-            meanSteps: this.meanSteps ?? undefined,
-            diffusionOptions: this.stage === "mean" ? this.diffusionOptions ?? undefined : undefined,
-          }
-          : {}),
-      };
-      const residual = this.formulation.kind === "residual";
-      this.definition = {
-        ...this.definition,
-        training: {
-          step: this.stage === "mean" ? 0 : trainer.step,
-          epoch: this.data.dataset.state.epoch,
-          batchSize: this.data.batchSize,
-          lr: trainer.options.lr,
-          loss: trainer.options.loss,
-          emaDecay: trainer.options.emaDecay,
-          lastLoss,
-          seed: trainer.options.seed,
-          dataset: this.data.path,
-          ...(residual
-            ? {
-              stage: this.stage,
-              meanStep: this.stage === "mean"
-                ? trainer.step
-                : this.meanStepsDone ?? this.definition.training?.meanStep,
-            }
-            : {}),
-        },
-      };
-    }
-    const step = this.stage === "mean"
-      ? trainer?.step ?? 0
-      : trainer?.step ?? this.definition.training?.step ?? 0;
-    await saveCheckpoint(
-      dir,
-      this.definition,
-      step,
-      { ...tensors, state: state as unknown as Record<string, unknown> | null },
-      keep,
-      this.stage,
-    );
-    this.definition = await readModelDefinition(dir);
+    await (this.run ?? new TrainingRun(this)).checkpoint(dir, this.run ? this.data : null, lastLoss, keep);
   }
 }
 
@@ -626,12 +446,6 @@ async function ensureRuntime(): Promise<void> {
   } catch {
     await tuneGemmFamily(await initRuntime());
   }
-}
-
-/** The trainer's options out of fit()'s. */
-function trainerOptions(options: FitCallOptions): TrainerOptions {
-  const { lr, loss, emaDecay, gradClip, weightDecay, seed, lossRingSize } = options;
-  return stripUndefined({ lr, loss, emaDecay, gradClip, weightDecay, seed, lossRingSize });
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
