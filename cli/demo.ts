@@ -11,8 +11,7 @@
  * @module
  */
 import { readRaster } from "../data/raster.ts";
-import { scaleGeo, windowGeo } from "../data/geo.ts";
-import { writeGeoTiff } from "../data/geotiff_writer.ts";
+import { writeHoldoutPair } from "../data/holdout.ts";
 import { resizeBicubic } from "../data/resample.ts";
 import { normalize } from "../data/normalize.ts";
 import { imageMetrics } from "../data/metrics.ts";
@@ -44,31 +43,13 @@ async function upscaleHeldBack(): Promise<Record<string, unknown>> {
   heading(
     `1/3  Super-resolving a held-back ${HELD_BACK.size}×${HELD_BACK.size} region of a NAIP scene (×${FACTOR})`,
   );
-  const scene = await readRaster(SCENE, [0, 1, 2]);
-  const { width } = scene.info;
-  const { x, y, size } = HELD_BACK;
-  const hr = new Float32Array(3 * size * size);
-  for (let b = 0; b < 3; b++) {
-    for (let row = 0; row < size; row++) {
-      const from = b * scene.info.width * scene.info.height + (y + row) * width + x;
-      hr.set(scene.data.subarray(from, from + size), b * size * size + row * size);
-    }
-  }
-  const geo = windowGeo(scene.info.geo!, x, y);
-  const lrSize = size / FACTOR;
-  const lr = resizeBicubic(hr, size, size, lrSize, lrSize).map((v) =>
-    Math.min(255, Math.max(0, Math.round(v)))
+  const { hr, lr, size, lrSize } = await writeHoldoutPair(
+    SCENE,
+    HELD_BACK,
+    [0, 1, 2],
+    FACTOR,
+    `${OUT}/heldback`,
   );
-  const header = { bandCount: 3, dataType: "uint8" as const, nodata: scene.info.nodata };
-  await writeGeoTiff(`${OUT}/heldback_hr.tif`, hr, { ...header, width: size, height: size, geo }, {
-    overwrite: true,
-  });
-  await writeGeoTiff(`${OUT}/heldback_lr.tif`, lr, {
-    ...header,
-    width: lrSize,
-    height: lrSize,
-    geo: scaleGeo(geo, 1 / FACTOR),
-  }, { overwrite: true });
   console.log(`high-res truth: ${OUT}/heldback_hr.tif (5 m); low-res input: ${OUT}/heldback_lr.tif (20 m)`);
 
   const sr = await SuperResolution.fromModel(MODEL);
