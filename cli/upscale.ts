@@ -40,6 +40,7 @@ export const upscaleCommand = new Command("upscale")
     "also write the per-pixel standard deviation over the samples (--samples ≥ 2)",
   )
   .option("--eta <eta>", "DDIM stochasticity (0 = deterministic)", parseNumber)
+  .option("--tile-size <px>", "tile side in low-resolution pixels (default: the preset's)", parsePositiveInt)
   .option(
     "--padding <px>",
     "tile overlap in low-resolution pixels (default: the model's)",
@@ -74,6 +75,7 @@ samples leave no seams. The output keeps the CRS and origin; the pixel size is d
         ...samplingFlags(options),
         preset: options.preset,
         uncertaintyPath: options.uncertainty,
+        tileSize: options.tileSize,
         padding: options.padding,
         batchSize: options.batchSize,
         bands: options.bands,

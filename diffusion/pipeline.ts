@@ -54,6 +54,10 @@ export interface SamplingSettings {
   samples?: number;
   /** Called with (network calls done, total). */
   onProgress?: (done: number, total: number) => void;
+  /** Whole-raster inference: tile side in LR pixels (default: the training chip's). */
+  tileSize?: number;
+  /** Whole-raster inference: tile overlap in LR pixels (default: model.json's ModelPadding). */
+  padding?: number;
 }
 
 /** One batch super-resolved, NCHW in [−1, 1]. */

@@ -111,6 +111,12 @@ export interface PredictOptions extends SamplingSettings {
   preset?: InferencePreset;
   /** Also write the per-pixel standard deviation over the samples here (float32 GeoTIFF, native units). */
   uncertaintyPath?: string;
+  /**
+   * Tile side in low-resolution pixels (default: the preset's `tileSize`, else the training chip's LR
+   * side). The networks are fully convolutional; larger tiles mean fewer tile borders, where they see
+   * zero padding instead of context. Must keep the UNet's levels whole (a multiple of 2^(levels−1)/factor).
+   */
+  tileSize?: number;
   /** Overlap between tiles in low-resolution pixels (default: model.json's ModelPadding, else tile/8). */
   padding?: number;
   /** Tiles per sampler call (default 1). */
@@ -353,9 +359,15 @@ export class SuperResolution {
    */
   async predict(imagePath: string, options: PredictOptions): Promise<PredictSummary> {
     const d = this.definition;
-    const tileSize = d.unet.imageSize / d.downsampleFactor;
     const ema = this.run?.trainer?.ema ?? null;
     const settings = this.sampling(options.preset, options);
+    const tileSize = options.tileSize ?? settings.tileSize ?? d.unet.imageSize / d.downsampleFactor;
+    const levels = 2 ** (d.unet.channelMults.length - 1);
+    if (!Number.isInteger(tileSize) || (tileSize * d.downsampleFactor) % levels !== 0) {
+      throw new DataError(
+        `tile size ${tileSize}: ×${d.downsampleFactor} it must be a multiple of ${levels} (the UNet's levels)`,
+      );
+    }
     if (options.uncertaintyPath && ((settings.samples ?? 1) < 2 || settings.samplingType === "mean")) {
       throw new DataError(
         `${options.uncertaintyPath}: an uncertainty map needs at least 2 diffusion samples per tile ` +
@@ -369,7 +381,8 @@ export class SuperResolution {
       uncertaintyPath: options.uncertaintyPath,
       factor: d.downsampleFactor,
       tileSize,
-      padding: options.padding ?? (d.ModelPadding || Math.max(1, Math.floor(tileSize / 8))),
+      padding: options.padding ?? settings.padding ??
+        (d.ModelPadding || Math.max(1, Math.floor(tileSize / 8))),
       batchSize: options.batchSize ?? 1,
       normalization: d.normalization,
       bands: options.bands,
