@@ -25,15 +25,55 @@ export {
   type FitCallOptions,
   loadModel,
   type PredictOptions,
+  type PredictSummary,
   prepareData,
   type PrepareDataOptions,
   SuperResolution,
   type SuperResolutionData,
   type SuperResolutionOptions,
 } from "./diffusion/super_resolution.ts";
-export type { FitOptions, FitResult } from "./diffusion/fit.ts";
-export type { EvaluationReport, MetricPair, ResultsOptions, SamplingSettings } from "./diffusion/evaluate.ts";
+export type { FitOptions, FitResult, TrainingStage } from "./diffusion/fit.ts";
+export type { EvaluatedBatch, EvaluationReport, MetricPair, ResultsOptions } from "./diffusion/evaluate.ts";
 export { type LossReport, Trainer, type TrainerOptions, type TrainerState } from "./diffusion/trainer.ts";
+export type { RunOptions } from "./diffusion/training_run.ts";
+export {
+  meanObjective,
+  type Objective,
+  type ObjectiveTerms,
+  residualObjective,
+  sr3Objective,
+} from "./diffusion/objectives.ts";
+export {
+  epsilonFromPrediction,
+  epsilonFromValue,
+  type Formulation,
+  type FormulationKind,
+  FORMULATIONS,
+  minSnrWeight,
+  PREDICTION_TARGETS,
+  type PredictionTarget,
+  SR3_FORMULATION,
+  targetValue,
+} from "./diffusion/formulation.ts";
+export {
+  defaultInference,
+  INFERENCE_PRESETS,
+  type InferenceDefaults,
+  type InferencePreset,
+  type PresetSettings,
+  resolveSampling,
+} from "./diffusion/inference.ts";
+export {
+  formulationDenoiser,
+  type ModelParts,
+  residualToImage,
+  resolveBatch,
+  type ResolvedBatch,
+  sampleRepeated,
+  sampleStatistics,
+  type SamplingSettings,
+} from "./diffusion/pipeline.ts";
+export { MEAN_PREFIX, Networks } from "./diffusion/networks.ts";
 export {
   type CheckpointContents,
   MODEL_FORMAT,
@@ -88,6 +128,7 @@ export {
   unetConfig,
   validateConfig,
 } from "./nn/unet.ts";
+export { MEAN_NET_DEFAULTS, MeanNet, type MeanNetConfig, validateMeanNetConfig } from "./nn/mean_net.ts";
 export { type HostParameter, Module } from "./nn/module.ts";
 export type { ForwardOptions } from "./nn/layers.ts";
 

@@ -68,8 +68,10 @@ export {
 } from "./dataset.ts";
 export { mixSeed, permutation, randomInt, type RandomSource, SeededRandom } from "./random.ts";
 export { type FinishedRows, planTiles, type Tile, TileBlender, type TilePlan } from "./tiling.ts";
+export { type HoldoutPair, type HoldoutWindow, writeHoldoutPair } from "./holdout.ts";
 export {
   type SuperResolve,
+  type SuperResolved,
   type TileBatch,
   type UpscaleOptions,
   upscaleRaster,
