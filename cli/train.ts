@@ -8,6 +8,7 @@ import { pathExists } from "../data/files.ts";
 import { DataError } from "../data/errors.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";
 import { SCHEDULE_NAMES } from "../diffusion/schedule.ts";
+import { SAMPLER_NAMES } from "../diffusion/samplers/mod.ts";
 import { type FormulationKind, FORMULATIONS, PREDICTION_TARGETS } from "../diffusion/formulation.ts";
 import { prepareData, SuperResolution } from "../diffusion/super_resolution.ts";
 import { configWarnings, PRESET_NAMES, unetConfig } from "../nn/unet.ts";
@@ -124,11 +125,10 @@ export const trainCommand = new Command("train")
     1000,
   )
   .addOption(
-    new Option("--sampling-type <name>", "sampler for validation").choices(["ddim", "ddpm", "dpmpp"]).default(
-      "ddim",
-    ),
+    new Option("--sampling-type <name>", "sampler for validation (default: the model's default preset)")
+      .choices(SAMPLER_NAMES),
   )
-  .option("--n-sample-steps <n>", "sampler steps for validation", parsePositiveInt, 50)
+  .option("--n-sample-steps <n>", "sampler steps for validation (with --sampling-type)", parsePositiveInt, 50)
   .addHelpText(
     "after",
     `
@@ -241,10 +241,9 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
         checkpointEvery: options.checkpointEvery,
         keepCheckpoints: options.keepCheckpoints,
         validateEvery: options.validateEvery,
-        validationSampling: {
-          samplingType: options.samplingType as "ddim" | "ddpm" | "dpmpp",
-          nTimestep: options.nSampleSteps,
-        },
+        validationSampling: options.samplingType
+          ? { samplingType: options.samplingType, nTimestep: options.nSampleSteps }
+          : undefined,
       });
       console.error(
         `step ${result.step}: ${result.stopped}; checkpoint in ${options.out}/${sr.definition.checkpoint}` +

@@ -56,8 +56,8 @@ export interface FitOptions {
   /** Validation chips sampled per validation (default 4). */
   validationChips?: number;
   /**
-   * Sampler settings of validation (default DDIM with 50 steps: fast enough to run often; the mean
-   * predictor alone in the mean stage).
+   * Sampler settings of validation (default: the model's default preset; the mean predictor alone in the
+   * mean stage).
    */
   validationSampling?: SamplingSettings;
   /** Stop (with a checkpoint) once training has run this long, in seconds. */
@@ -89,6 +89,8 @@ export interface FitHost {
   parts: ModelParts;
   /** Which network is trained. */
   stage: TrainingStage;
+  /** Validation sampling when the options name none: the model's default preset. */
+  sampling: SamplingSettings;
   /** The dataset. */
   dataset: ChipDataset;
   /** Batch size. */
@@ -264,7 +266,7 @@ async function validate(
 ): Promise<void> {
   const sampling: SamplingSettings = host.stage === "mean"
     ? { samplingType: "mean" }
-    : options.validationSampling ?? { samplingType: "ddim", nTimestep: 50 };
+    : options.validationSampling ?? host.sampling;
   const batches = await sampleValidation(host.parts, host.dataset, {
     ...sampling,
     maxChips: options.validationChips ?? 4,

@@ -34,13 +34,13 @@ export interface InferenceDefaults {
 
 /** What a model gets before anyone measures better settings for it. */
 export function defaultInference(kind: FormulationKind): InferenceDefaults {
-  const start = kind === "residual" ? 0.5 : 0.5;
+  // Plain SR3 starts from the noised bicubic image, which needs more steps to move away from it.
+  const fidelity: PresetSettings = kind === "residual"
+    ? { samplingType: "ddim", nTimestep: 10, startNoiseLevel: 0.5, samples: 4 }
+    : { samplingType: "dpmpp", nTimestep: 20, startNoiseLevel: 0.5, samples: 4 };
   return {
     preset: "fidelity",
-    presets: {
-      fidelity: { samplingType: "ddim", nTimestep: 10, startNoiseLevel: start, samples: 4 },
-      perceptual: { samplingType: "dpmpp", nTimestep: 20, samples: 1 },
-    },
+    presets: { fidelity, perceptual: { samplingType: "dpmpp", nTimestep: 20, samples: 1 } },
   };
 }
 
@@ -60,16 +60,24 @@ export function inferenceProblem(inference: InferenceDefaults): string | null {
   return null;
 }
 
+/** What a model.json without an `inference` block (sr3 before 0.2) runs with no preset named: arcgis's DDIM-200. */
+export const UNRECORDED_DEFAULT: PresetSettings = { samplingType: "ddim", nTimestep: 200 };
+
 /**
- * The settings to run: the named preset's (default: the model's default preset) with every defined
- * field of `overrides` on top.
+ * The settings to run: the named preset's (default: the model's default preset; for a model.json that
+ * records no `inference`, {@link UNRECORDED_DEFAULT}) with every defined field of `overrides` on top.
  */
 export function resolveSampling(
-  defaults: InferenceDefaults,
+  recorded: InferenceDefaults | undefined,
+  kind: FormulationKind,
   preset: InferencePreset | undefined,
   overrides: SamplingSettings,
 ): SamplingSettings {
-  const base = defaults.presets[preset ?? defaults.preset];
+  const base = recorded
+    ? recorded.presets[preset ?? recorded.preset]
+    : preset
+    ? defaultInference(kind).presets[preset]
+    : UNRECORDED_DEFAULT;
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   return { ...base, ...defined };
 }

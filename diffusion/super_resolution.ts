@@ -344,10 +344,10 @@ export class SuperResolution {
 
   /** The sampling settings of `preset` (default: the model's) with `overrides` on top. */
   sampling(preset: InferencePreset | undefined, overrides: SamplingSettings): SamplingSettings {
-    const defaults = this.definition.inference ?? defaultInference(this.formulation.kind);
     const { samplingType, nTimestep, seed, eta, startNoiseLevel, samples, onProgress } = overrides;
+    const flags = { samplingType, nTimestep, seed, eta, startNoiseLevel, samples };
     return {
-      ...resolveSampling(defaults, preset, { samplingType, nTimestep, seed, eta, startNoiseLevel, samples }),
+      ...resolveSampling(this.definition.inference, this.formulation.kind, preset, flags),
       onProgress,
     };
   }

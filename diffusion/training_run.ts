@@ -17,7 +17,7 @@ import {
 } from "./model_dir.ts";
 import { type Networks, restoreStageTensors, stageTensors } from "./networks.ts";
 import { meanObjective, type Objective, residualObjective, sr3Objective } from "./objectives.ts";
-import type { ModelParts } from "./pipeline.ts";
+import type { ModelParts, SamplingSettings } from "./pipeline.ts";
 import { measureResidualScale } from "./residual_scale.ts";
 import type { ScheduleTables } from "./schedule.ts";
 import { Trainer, type TrainerOptions, type TrainerState } from "./trainer.ts";
@@ -58,6 +58,8 @@ export interface RunModel {
   readonly formulation: Formulation;
   /** Networks, schedule and formulation for validation sampling. */
   readonly parts: ModelParts;
+  /** The model's sampling settings for a preset (undefined: its default) with overrides. */
+  sampling(preset: undefined, overrides: SamplingSettings): SamplingSettings;
 }
 
 /** The data a run trains on. */
@@ -175,6 +177,7 @@ export class TrainingRun {
     return {
       parts: this.model.parts,
       stage: this.stage,
+      sampling: this.model.sampling(undefined, {}),
       dataset: data.dataset,
       batchSize: data.batchSize,
       trainer,

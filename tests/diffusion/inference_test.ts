@@ -1,16 +1,30 @@
 import assert from "node:assert/strict";
-import { defaultInference, inferenceProblem, resolveSampling } from "../../diffusion/inference.ts";
+import {
+  defaultInference,
+  inferenceProblem,
+  resolveSampling,
+  UNRECORDED_DEFAULT,
+} from "../../diffusion/inference.ts";
 
 Deno.test("inference presets: the model's default preset, flags override field by field", () => {
   const defaults = defaultInference("residual");
   assert.equal(defaults.preset, "fidelity");
-  assert.deepEqual(resolveSampling(defaults, undefined, {}), defaults.presets.fidelity);
+  assert.deepEqual(resolveSampling(defaults, "residual", undefined, {}), defaults.presets.fidelity);
   assert.deepEqual(
-    resolveSampling(defaults, undefined, { samples: 8, seed: 2, nTimestep: undefined }),
+    resolveSampling(defaults, "residual", undefined, { samples: 8, seed: 2, nTimestep: undefined }),
     { ...defaults.presets.fidelity, samples: 8, seed: 2 },
   );
-  assert.deepEqual(resolveSampling(defaults, "perceptual", {}), defaults.presets.perceptual);
-  assert.equal(resolveSampling(defaults, "perceptual", { samplingType: "ddim" }).samplingType, "ddim");
+  assert.deepEqual(resolveSampling(defaults, "residual", "perceptual", {}), defaults.presets.perceptual);
+  const ddim = resolveSampling(defaults, "residual", "perceptual", { samplingType: "ddim" });
+  assert.equal(ddim.samplingType, "ddim");
+});
+
+Deno.test("a model.json that records no inference settings keeps DDIM-200 as its default", () => {
+  assert.deepEqual(resolveSampling(undefined, "sr3", undefined, {}), UNRECORDED_DEFAULT);
+  assert.deepEqual(
+    resolveSampling(undefined, "sr3", "fidelity", {}),
+    defaultInference("sr3").presets.fidelity,
+  );
 });
 
 Deno.test("model.json inference blocks are checked", () => {
