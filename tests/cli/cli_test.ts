@@ -327,3 +327,104 @@ Deno.test("metrics --lr scores a bicubic baseline row (factor from the sizes); -
   assert.match(badFactor.stderr, /"0\.5" is not a scale factor/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test(
+  "a residual model from sr3 train upscales with its default preset and writes the uncertainty map",
+  gpuTest,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const exported = await sr3([
+      "export",
+      RASTERS.osbsLzw,
+      "--out",
+      `${dir}/chips`,
+      "--chip-size",
+      "16",
+      "--region",
+      "0,0,160,160",
+    ]);
+    assert.equal(exported.code, 0, exported.stderr);
+    const small = ["--inner-channel", "8", "--norm-groups", "4", "--channel-mults", "1,2", "--attn-res", "8"];
+    const train = await sr3([
+      "train",
+      `${dir}/chips`,
+      "--out",
+      `${dir}/model`,
+      ...small,
+      "--downsample-factor",
+      "4",
+      "--formulation",
+      "residual",
+      "--mean-steps",
+      "4",
+      "--mean-features",
+      "4",
+      "--mean-blocks",
+      "1",
+      "--steps",
+      "2",
+      "--validate-every",
+      "0",
+    ]);
+    assert.equal(train.code, 0, train.stderr);
+    const definition = await readModelDefinition(`${dir}/model`);
+    assert.equal(definition.formulation?.kind, "residual");
+    assert.equal(definition.inference?.preset, "fidelity");
+
+    const { info, data } = await readRaster(RASTERS.osbsLzw);
+    const corner = new Float32Array(3 * 16 * 16);
+    for (let b = 0; b < 3; b++) {
+      for (let y = 0; y < 16; y++) {
+        corner.set(data.subarray(b * 400 * 400 + y * 400, b * 400 * 400 + y * 400 + 16), b * 256 + y * 16);
+      }
+    }
+    const input = `${dir}/lr.tif`;
+    await writeGeoTiff(input, corner, {
+      width: 16,
+      height: 16,
+      bandCount: 3,
+      dataType: "uint8",
+      nodata: info.nodata,
+      geo: info.geo,
+    });
+    const run = await sr3([
+      "upscale",
+      input,
+      "--model",
+      `${dir}/model`,
+      "--out",
+      `${dir}/sr.tif`,
+      "--uncertainty",
+      `${dir}/std.tif`,
+      "--batch-size",
+      "64",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /ddim 10 from 0\.5 x4/, "the model's fidelity preset ran");
+    const std = await readRaster(`${dir}/std.tif`);
+    assert.deepEqual([std.info.width, std.info.height, std.info.dataType], [64, 64, "float32"]);
+    assert.deepEqual(std.info.geo, (await readRaster(`${dir}/sr.tif`)).info.geo, "georeferenced like the output");
+    assert.ok(
+      std.data.some((v) => v > 0) && std.data.every((v) => v >= 0 || v === -1),
+      "a spread, in input units",
+    );
+
+    // The mean alone has no spread to map: one line, exit 1, nothing written.
+    const refused = await sr3([
+      "upscale",
+      input,
+      "--model",
+      `${dir}/model`,
+      "--out",
+      `${dir}/mean.tif`,
+      "--sampling-type",
+      "mean",
+      "--uncertainty",
+      `${dir}/mean_std.tif`,
+    ]);
+    assert.equal(refused.code, 1);
+    assert.equal(ownLines(refused.stderr).length, 1, refused.stderr);
+    assert.ok(!(await exists(`${dir}/mean.tif`)) && !(await exists(`${dir}/mean_std.tif`)));
+    await Deno.remove(dir, { recursive: true });
+  },
+);
