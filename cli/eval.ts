@@ -3,7 +3,8 @@
  * LR | bicubic | SR3 | HR grid (arcgis `compute_metrics()` and `show_results()`).
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command, Option } from "@commander-js/extra-typings";
+import { INFERENCE_PRESETS, type InferencePreset } from "../diffusion/inference.ts";
 import type { MetricPair } from "../diffusion/evaluate.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";
 import { prepareData, SuperResolution } from "../diffusion/super_resolution.ts";
@@ -34,6 +35,13 @@ export const evalCommand = new Command("eval")
   .option("--grid <png>", "where to write the grid", "eval_grid.png")
   .option("--rows <n>", "chips in the grid", parsePositiveInt, 4)
   .option("--json", "print the metrics as JSON")
+  .addOption(
+    new Option(
+      "--record <preset>",
+      "after scoring, store these sampler settings as the model's preset in model.json",
+    )
+      .choices(Object.keys(INFERENCE_PRESETS) as InferencePreset[]),
+  )
   .addHelpText(
     "after",
     `
@@ -41,6 +49,7 @@ Examples:
   $ sr3 eval chips --model models/naip-x4
   $ sr3 eval chips --model models/naip-x4 --preset perceptual --max-chips 32
   $ sr3 eval chips --model models/naip --sampling-type dpmpp --n-timestep 20 --json
+  $ sr3 eval chips --model models/naip --preset fidelity --start-noise-level 0.3 --samples 8 --record fidelity
 
 Bicubic is always scored on the same chips (and, for residual models, the mean predictor alone).`,
   )
@@ -59,8 +68,13 @@ Bicubic is always scored on the same chips (and, for residual models, the mean p
       const sampling = { ...samplingFlags(options), preset: options.preset };
       const report = await sr.computeMetrics({ ...sampling, maxChips: options.maxChips });
       await sr.showResults({ ...sampling, rows: options.rows, path: options.grid });
+      if (options.record) {
+        await sr.recordPreset(options.model, options.record, sr.sampling(options.preset, sampling));
+      }
       sr.dispose();
-      if (options.json) return printJson({ ...report, grid: options.grid });
+      if (options.json) {
+        return printJson({ ...report, grid: options.grid });
+      }
       console.log(`${report.chips} validation chips, ${report.sampling}:`);
       const rows: [string, MetricPair | undefined][] = [
         ["SR3", report.sr3],
@@ -83,5 +97,8 @@ Bicubic is always scored on the same chips (and, for residual models, the mean p
         );
       }
       console.log(`grid: ${options.grid}`);
+      if (options.record) {
+        console.log(`recorded as the "${options.record}" preset in ${options.model}/model.json`);
+      }
     })
   );

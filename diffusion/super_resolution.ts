@@ -35,6 +35,7 @@ import {
   readCheckpoint,
   readInferenceWeights,
   readModelDefinition,
+  writeModelDefinition,
 } from "./model_dir.ts";
 import { MEAN_PREFIX, Networks } from "./networks.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
@@ -350,6 +351,21 @@ export class SuperResolution {
       ...resolveSampling(this.definition.inference, this.formulation.kind, preset, flags),
       onProgress,
     };
+  }
+
+  /**
+   * Records `settings` (measured, e.g. with {@link computeMetrics}) as the model's `preset` in
+   * `dir`/model.json, so `predict()` and `sr3 upscale` use them by default. Seeds and callbacks are not
+   * part of a preset.
+   */
+  async recordPreset(dir: string, preset: InferencePreset, settings: SamplingSettings): Promise<void> {
+    const { onProgress: _progress, seed: _seed, ...kept } = settings;
+    const current = this.definition.inference ?? defaultInference(this.formulation.kind);
+    this.definition = {
+      ...this.definition,
+      inference: { ...current, presets: { ...current.presets, [preset]: kept } },
+    };
+    await writeModelDefinition(dir, this.definition);
   }
 
   /**

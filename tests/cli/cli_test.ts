@@ -403,11 +403,42 @@ Deno.test(
     assert.match(run.stdout, /ddim 10 from 0\.5 x4/, "the model's fidelity preset ran");
     const std = await readRaster(`${dir}/std.tif`);
     assert.deepEqual([std.info.width, std.info.height, std.info.dataType], [64, 64, "float32"]);
-    assert.deepEqual(std.info.geo, (await readRaster(`${dir}/sr.tif`)).info.geo, "georeferenced like the output");
+    assert.deepEqual(
+      std.info.geo,
+      (await readRaster(`${dir}/sr.tif`)).info.geo,
+      "georeferenced like the output",
+    );
     assert.ok(
       std.data.some((v) => v > 0) && std.data.every((v) => v >= 0 || v === -1),
       "a spread, in input units",
     );
+
+    // Settings measured with eval are recorded as a preset, and upscale then runs them by default.
+    const evaluated = await sr3([
+      "eval",
+      `${dir}/chips`,
+      "--model",
+      `${dir}/model`,
+      "--n-timestep",
+      "2",
+      "--samples",
+      "2",
+      "--max-chips",
+      "2",
+      "--rows",
+      "1",
+      "--grid",
+      `${dir}/grid.png`,
+      "--record",
+      "fidelity",
+    ]);
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    assert.deepEqual((await readModelDefinition(`${dir}/model`)).inference?.presets.fidelity, {
+      samplingType: "ddim",
+      nTimestep: 2,
+      startNoiseLevel: 0.5,
+      samples: 2,
+    });
 
     // The mean alone has no spread to map: one line, exit 1, nothing written.
     const refused = await sr3([
