@@ -108,7 +108,9 @@ export {
   sampleDpmpp,
   type SampleOptions,
   SAMPLER_NAMES,
+  type SamplerEntry,
   type SamplerName,
+  SAMPLERS,
   type SamplingPlan,
 } from "./diffusion/samplers/mod.ts";
 export type { UpdateCoefficients } from "./kernels/diffusion.ts";

@@ -11,6 +11,7 @@ import { sr3Objective } from "../diffusion/objectives.ts";
 import { Trainer } from "../diffusion/trainer.ts";
 import { buildSchedule } from "../diffusion/schedule.ts";
 import { sampleValidation, scoreBatches } from "../diffusion/evaluate.ts";
+import type { SamplerName } from "../diffusion/samplers/mod.ts";
 import { exportTiles } from "../data/export.ts";
 import type { Batch } from "../data/dataset.ts";
 import type { Runtime } from "../kernels/runtime.ts";
@@ -258,7 +259,7 @@ export async function samplerTable(
   const chips = options.chips ?? 32;
   type Run = {
     name: string;
-    samplingType: "ddim" | "ddpm" | "dpmpp";
+    samplingType: SamplerName;
     steps?: number;
     startNoiseLevel?: number;
   };

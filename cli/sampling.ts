@@ -6,7 +6,7 @@
 import { Option } from "@commander-js/extra-typings";
 import { INFERENCE_PRESETS, type InferencePreset } from "../diffusion/inference.ts";
 import type { SamplingSettings } from "../diffusion/pipeline.ts";
-import { SAMPLER_NAMES, type SamplerName } from "../diffusion/samplers/mod.ts";
+import { SAMPLER_NAMES, type SamplerName, SAMPLERS } from "../diffusion/samplers/mod.ts";
 import { parseNonNegativeInt, parseNumber, parsePositiveInt } from "./common.ts";
 
 /** `--preset`: fidelity or perceptual (default: the model's). */
@@ -22,9 +22,10 @@ export function presetOption() {
 
 /** `--sampling-type`: a sampler, or the mean predictor alone. */
 export function samplerOption() {
+  const samplers = SAMPLER_NAMES.map((name) => `${name}: ${SAMPLERS[name].description}`);
   return new Option(
     "--sampling-type <name>",
-    "sampler: ddim, ddpm (every step), dpmpp (fast), or mean (residual models: the mean predictor alone)",
+    `${samplers.join("; ")}; mean: the mean predictor alone (residual models)`,
   ).choices([...SAMPLER_NAMES, "mean"] as (SamplerName | "mean")[]);
 }
 

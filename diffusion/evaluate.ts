@@ -11,7 +11,7 @@ import { encodePng } from "../data/png.ts";
 import { previewImage } from "../data/preview.ts";
 import type { EMA } from "../nn/ema.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
-import { DDIM_DEFAULT_STEPS, DPMPP_DEFAULT_STEPS } from "./samplers/mod.ts";
+import { SAMPLERS } from "./samplers/mod.ts";
 
 export type { SamplingSettings } from "./pipeline.ts";
 
@@ -27,9 +27,8 @@ export interface ResultsOptions extends SamplingSettings {
 export function samplingLabel(settings: SamplingSettings): string {
   const type = settings.samplingType ?? "ddim";
   if (type === "mean") return "mean predictor";
-  const steps = type === "ddpm"
-    ? "all"
-    : settings.nTimestep ?? (type === "dpmpp" ? DPMPP_DEFAULT_STEPS : DDIM_DEFAULT_STEPS);
+  const fixed = SAMPLERS[type].defaultSteps;
+  const steps = fixed === null ? "all" : settings.nTimestep ?? fixed;
   const start = settings.startNoiseLevel === undefined ? "" : ` from ${settings.startNoiseLevel}`;
   const k = (settings.samples ?? 1) > 1 ? ` x${settings.samples}` : "";
   return `${type} ${steps}${start}${k}`;
