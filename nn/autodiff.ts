@@ -8,7 +8,8 @@
  * idea; Burn's `burn-autodiff` the shape).
  * @module
  */
-import { Tensor, tidy } from "./tensor.ts";
+import { binary } from "../kernels/elementwise.ts";
+import { getRuntime, Tensor, tidy } from "./tensor.ts";
 import { formatShape, ShapeError } from "../kernels/errors.ts";
 
 /** Gradient rule of one recorded operation. */
@@ -93,13 +94,14 @@ function accumulate(into: Map<Tensor, Tensor>, tensor: Tensor, grad: Tensor, add
   grad.dispose();
 }
 
-/** Elementwise sum of two same-shaped tensors without recording (injected to avoid an import cycle). */
-export type AddFn = (a: Tensor, b: Tensor) => Tensor;
-let addForAccumulation: AddFn | null = null;
+/** Elementwise sum of two same-shaped tensors. */
+type AddFn = (a: Tensor, b: Tensor) => Tensor;
 
-/** Registers the kernel used to sum gradients that meet at a tensor (called once by the ops module). */
-export function setGradientAdder(add: AddFn): void {
-  addForAccumulation = add;
+/** Sums gradients that meet at a tensor: the elementwise kernel itself, so nothing is recorded. */
+function addGradients(a: Tensor, b: Tensor): Tensor {
+  const out = Tensor.empty(a.shape);
+  binary(getRuntime(), "add", out, a, b, 1);
+  return out;
 }
 
 /**
@@ -108,8 +110,7 @@ export function setGradientAdder(add: AddFn): void {
  * Intermediate gradients are disposed as soon as they are consumed.
  */
 export function backward(output: Tensor, gradOutput?: Tensor): void {
-  const add = addForAccumulation;
-  if (!add) throw new Error("sr3 ops are not loaded: import nn/ops before calling backward()");
+  const add = addGradients;
   if (!output.requiresGrad) {
     throw new ShapeError(`backward(): ${output} does not depend on any tensor that requires a gradient`);
   }

@@ -6,7 +6,7 @@
  */
 import * as kernels from "../../kernels/elementwise.ts";
 import { broadcastShapes } from "../../kernels/shapes.ts";
-import { record, setGradientAdder } from "../autodiff.ts";
+import { record } from "../autodiff.ts";
 import { getRuntime, Tensor } from "../tensor.ts";
 import { sumTo } from "./reduce.ts";
 
@@ -167,4 +167,3 @@ export function clamp(x: Tensor, lo: number, hi: number): Tensor {
   return unaryOp("clamp", x, lo, hi);
 }
 
-setGradientAdder((a, b) => binaryRaw("add", a, b));
