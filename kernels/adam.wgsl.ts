@@ -3,7 +3,7 @@
  * average (and swap) of weights.
  * @module
  */
-import { FLAT_WORKGROUP, wgsl } from "./wgsl.ts";
+import { flatMain, wgsl } from "./wgsl.ts";
 
 /** Compile-time options of the fused Adam kernel. */
 export interface AdamVariant {
@@ -52,12 +52,7 @@ struct Params {
 #if ${ema}
 @group(0) @binding(${5 + Number(guarded) + Number(scaled)}) var<storage, read_write> shadow: array<f32>;
 #endif
-const WG: u32 = ${FLAT_WORKGROUP}u;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * WG;
-  if (i >= p.size) { return; }
+${flatMain()}
 #if ${guarded}
   if (guard[0] == 0.0) { return; }
 #endif
@@ -90,12 +85,7 @@ struct Params { size: u32, rate: f32 }
 #if ${guarded}
 @group(0) @binding(3) var<storage, read> guard: array<f32>;
 #endif
-const WG: u32 = ${FLAT_WORKGROUP}u;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * WG;
-  if (i >= p.size) { return; }
+${flatMain()}
 #if ${guarded}
   if (guard[0] == 0.0) { return; }
 #endif
@@ -112,12 +102,7 @@ struct Params { size: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> a: array<f32>;
 @group(0) @binding(2) var<storage, read_write> b: array<f32>;
-const WG: u32 = ${FLAT_WORKGROUP}u;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * WG;
-  if (i >= p.size) { return; }
+${flatMain()}
   let t = a[i];
   a[i] = b[i];
   b[i] = t;

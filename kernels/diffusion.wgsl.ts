@@ -4,7 +4,7 @@
  * sampler (DDPM, DDIM, DPM-Solver++) expresses through per-step coefficients.
  * @module
  */
-import { FLAT_WORKGROUP, wgsl } from "./wgsl.ts";
+import { flatMain, wgsl } from "./wgsl.ts";
 
 /**
  * out[n] = concat(condition[n], γ_n·x0[n] + √(1 − γ_n²)·ε[n]) over channels: the UNet input for
@@ -19,12 +19,7 @@ struct Params { size: u32, bands: u32, pixels: u32 }
 @group(0) @binding(3) var<storage, read> x0: array<f32>;
 @group(0) @binding(4) var<storage, read> noise: array<f32>;
 @group(0) @binding(5) var<storage, read> levels: array<f32>;
-const WG: u32 = ${FLAT_WORKGROUP}u;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * WG;
-  if (i >= p.size) { return; }
+${flatMain()}
   // i indexes the output [N, 2·bands, H, W].
   let perSample = 2u * p.bands * p.pixels;
   let n = i / perSample;
@@ -58,12 +53,7 @@ struct Params { size: u32, scale: f32, bands: u32, pixels: u32 }
 #if ${masked}
 @group(0) @binding(5) var<storage, read> mask: array<f32>;
 #endif
-const WG: u32 = ${FLAT_WORKGROUP}u;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * WG;
-  if (i >= p.size) { return; }
+${flatMain()}
   let diff = predicted[i] - expected[i];
 #if ${masked}
   // The mask is [N, 1, H, W]: one value per pixel shared by every band.
@@ -101,12 +91,7 @@ struct Params { size: u32, s0: f32, s1: f32, a: f32, b: f32, c: f32, d: f32, e: 
 @group(0) @binding(4) var<storage, read> epsilon: array<f32>;
 @group(0) @binding(5) var<storage, read> z: array<f32>;
 @group(0) @binding(6) var<storage, read> x0Prev: array<f32>;
-const WG: u32 = ${FLAT_WORKGROUP}u;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * WG;
-  if (i >= p.size) { return; }
+${flatMain()}
   let xi = x[i];
   var x0 = (xi - p.s1 * epsilon[i]) / p.s0;
 #if ${clip}

@@ -9,7 +9,7 @@
  * @module
  */
 import { linearOperand } from "./staging.ts";
-import { FLAT_WORKGROUP, wgsl } from "./wgsl.ts";
+import { FLAT_WORKGROUP, flatMain, wgsl } from "./wgsl.ts";
 
 /** Unary maps y = f(x); `alpha`/`beta` are the scalar parameters where an op has any. */
 export type UnaryOp =
@@ -208,12 +208,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
-const WG: u32 = ${FLAT_WORKGROUP}u;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * WG;
-  if (i >= p.size) { return; }
+${flatMain()}
   let c3 = i % p.dim3;
   var t = i / p.dim3;
   let c2 = t % p.dim2;

@@ -4,7 +4,7 @@
  * reads the factor from device memory. Every sum runs in a fixed order, so results are deterministic.
  * @module
  */
-import { FLAT_WORKGROUP, wgsl } from "./wgsl.ts";
+import { flatMain, wgsl } from "./wgsl.ts";
 
 /** Threads per workgroup of the partial and final sums. */
 export const NORM_WORKGROUP = 256;
@@ -81,12 +81,7 @@ struct Params { size: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> factor: array<f32>;
-const WG: u32 = ${FLAT_WORKGROUP}u;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * WG;
-  if (i >= p.size) { return; }
+${flatMain()}
   x[i] = x[i] * factor[0];
 }
 `;

@@ -8,7 +8,7 @@
  * @module
  */
 import { linearOperand } from "./staging.ts";
-import { FLAT_WORKGROUP, wgsl } from "./wgsl.ts";
+import { FLAT_WORKGROUP, flatMain, wgsl } from "./wgsl.ts";
 
 /**
  * dst[o, dstOffset + r] = src[o, srcOffset + r] for r < run, where rows are `srcRow`/`dstRow` floats
@@ -20,12 +20,7 @@ struct Params { size: u32, run: u32, srcRow: u32, srcOffset: u32, dstRow: u32, d
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
-const WG: u32 = ${FLAT_WORKGROUP}u;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let t = gid.x + gid.y * groups.x * WG;
-  if (t >= p.size) { return; }
+${flatMain("t")}
   let o = t / p.run;
   let r = t - o * p.run;
   dst[o * p.dstRow + p.dstOffset + r] = src[o * p.srcRow + p.srcOffset + r];
@@ -43,12 +38,7 @@ struct Params { size: u32, run: u32, dstRow: u32, offset: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
-const WG: u32 = ${FLAT_WORKGROUP}u;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let t = gid.x + gid.y * groups.x * WG;
-  if (t >= p.size) { return; }
+${flatMain("t")}
   let o = t / p.dstRow;
   let r = t - o * p.dstRow;
   var value = 0.0;

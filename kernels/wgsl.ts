@@ -23,3 +23,17 @@ export function flatGrid(total: number, workgroupSize = FLAT_WORKGROUP): [number
   if (groups <= 32768) return [groups, 1];
   return [32768, Math.ceil(groups / 32768)];
 }
+
+/**
+ * The entry point of a flat kernel, up to its bounds guard: `WG` threads per workgroup on the grid of
+ * {@link flatGrid}, the flat index rebuilt as `index`, and invocations past `bound` (a WGSL expression)
+ * returning at once. Kernels continue the function body after it.
+ */
+export function flatMain(index = "i", bound = "p.size"): string {
+  return `const WG: u32 = ${FLAT_WORKGROUP}u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let ${index} = gid.x + gid.y * groups.x * WG;
+  if (${index} >= ${bound}) { return; }`;
+}

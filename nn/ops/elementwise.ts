@@ -166,4 +166,3 @@ export function sigmoid(x: Tensor): Tensor {
 export function clamp(x: Tensor, lo: number, hi: number): Tensor {
   return unaryOp("clamp", x, lo, hi);
 }
-
