@@ -2,7 +2,7 @@
 /// <reference types="@webgpu/types" />
 /**
  * The WebGPU runtime every kernel dispatches through: device acquisition with the adapter's real
- * limits, a pipeline cache, a size-bucketed buffer pool, command batching with one open encoder,
+ * limits, a pipeline cache, the buffer and texture pools of `pool.ts`, command batching with one open encoder,
  * uniform staging, readback, and memory/traffic counters.
  *
  * Design (after ONNX Runtime Web's gpu-data-manager / program-manager and jax-js's WebGPU backend):
@@ -18,10 +18,12 @@
  * @module
  */
 import { DeviceError } from "./errors.ts";
+import { BufferPool, MIN_BUFFER_BYTES, TexturePool, USAGE_POOLED } from "./pool.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
 import { Uniforms } from "./uniforms.ts";
 
 export { Uniforms };
+export { bucketBytes } from "./pool.ts";
 
 /** What a kernel can bind after the uniform parameters: a buffer (whole or a range) or a texture view. */
 export type Binding = GPUBuffer | GPUBufferBinding | GPUTextureView;
@@ -99,22 +101,7 @@ export interface Dispatch {
   workgroups: readonly [number, number?, number?];
 }
 
-const USAGE_POOLED = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC |
-  GPUBufferUsage.COPY_DST;
 const UNIFORM_ARENA_BYTES = 256 * 1024;
-const MIN_BUFFER_BYTES = 16;
-
-/** Rounds a byte count up to a pool bucket: the next of 1, 1.25, 1.5 or 1.75 × a power of two. */
-export function bucketBytes(bytes: number): number {
-  const n = Math.max(MIN_BUFFER_BYTES, Math.ceil(bytes / 4) * 4);
-  if (n <= 256) return Math.ceil(n / 16) * 16;
-  const base = 2 ** Math.floor(Math.log2(n));
-  for (const step of [1, 1.25, 1.5, 1.75, 2]) {
-    const size = base * step;
-    if (size >= n) return size;
-  }
-  return base * 2;
-}
 
 function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
   const text = `${info.description} ${info.vendor} ${info.architecture}`.toLowerCase();
@@ -134,17 +121,10 @@ export class Runtime {
 
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
-  private readonly freeBuffers = new Map<number, GPUBuffer[]>();
-  private readonly pooledSize = new Map<GPUBuffer, number>();
-  private pendingRelease: GPUBuffer[] = [];
+  private readonly buffers: BufferPool;
+  private readonly textures: TexturePool;
   private readonly persistent = new Map<GPUBuffer, number>();
-  private readonly freeTextures = new Map<string, GPUTexture[]>();
-  /** Free textures, oldest release first, for trimming the cache to its budget. */
-  private readonly freeTextureOrder = new Set<GPUTexture>();
-  private freeTextureBytes = 0;
   private readonly textureCacheBytes: number | null;
-  private readonly textureBytesOf = new Map<GPUTexture, number>();
-  private pendingTextureRelease: GPUTexture[] = [];
 
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -162,10 +142,7 @@ export class Runtime {
   private lostReason: string | null = null;
   private destroyed = false;
 
-  private live = 0;
-  private pooled = 0;
   private persistentTotal = 0;
-  private textureTotal = 0;
   private peakAllocated = 0;
   private peakLive = 0;
   private readonly count: RuntimeCounters = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0 };
@@ -175,6 +152,8 @@ export class Runtime {
     this.flushEvery = options.flushEvery ?? 32;
     this.textureCacheBytes = options.textureCacheBytes ?? null;
     this.uniformAlign = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
+    this.buffers = new BufferPool(device, () => this.updatePeaks());
+    this.textures = new TexturePool(device, () => this.updatePeaks());
     this.uniformArena = this.createPersistentBuffer(UNIFORM_ARENA_BYTES, "uniform-arena");
     device.lost?.then((info) => {
       if (!this.destroyed) this.lostReason = `${info.reason}: ${info.message}`;
@@ -339,27 +318,8 @@ export class Runtime {
     this.uniformUsed = 0;
     this.batchDispatches = 0;
     this.batchLabels = new Set();
-    for (const buffer of this.pendingRelease) {
-      const size = this.pooledSize.get(buffer)!;
-      let list = this.freeBuffers.get(size);
-      if (!list) this.freeBuffers.set(size, list = []);
-      list.push(buffer);
-    }
-    this.pendingRelease = [];
-    for (const texture of this.pendingTextureRelease) {
-      const key = textureKey(texture.width, texture.height, texture.format, texture.depthOrArrayLayers);
-      let list = this.freeTextures.get(key);
-      if (!list) this.freeTextures.set(key, list = []);
-      list.push(texture);
-      this.freeTextureOrder.add(texture);
-      this.freeTextureBytes += this.textureBytesOf.get(texture)!;
-    }
-    const budget = this.textureCacheBytes ?? 4 * 2 ** 20 + this.persistentTotal / 16;
-    for (const oldest of this.freeTextureOrder) {
-      if (this.freeTextureBytes <= budget) break;
-      this.destroyFreeTexture(oldest);
-    }
-    this.pendingTextureRelease = [];
+    this.buffers.recycle();
+    this.textures.recycle(this.textureCacheBytes ?? 4 * 2 ** 20 + this.persistentTotal / 16);
   }
 
   /** Submits everything and waits until the GPU has finished it; rethrows any deferred device error. */
@@ -414,26 +374,12 @@ export class Runtime {
   /** Hands out a pooled storage buffer of at least `bytes` bytes (contents undefined). */
   acquire(bytes: number): GPUBuffer {
     this.assertUsable();
-    const size = bucketBytes(bytes);
-    let buffer = this.freeBuffers.get(size)?.pop();
-    if (buffer) {
-      this.pooled -= size;
-    } else {
-      buffer = this.device.createBuffer({ size, usage: USAGE_POOLED });
-      this.pooledSize.set(buffer, size);
-    }
-    this.live += size;
-    this.updatePeaks();
-    return buffer;
+    return this.buffers.acquire(bytes);
   }
 
   /** Returns a pooled buffer; it becomes reusable after the submit of the batch that may still read it. */
   release(buffer: GPUBuffer): void {
-    const size = this.pooledSize.get(buffer);
-    if (size === undefined) throw new DeviceError("release() was given a buffer the pool did not hand out");
-    this.live -= size;
-    this.pooled += size;
-    this.pendingRelease.push(buffer);
+    this.buffers.release(buffer);
   }
 
   /** Allocates a buffer outside the pool (parameters, optimizer state); free it with `destroyPersistent`. */
@@ -467,56 +413,28 @@ export class Runtime {
     layers = 1,
   ): GPUTexture {
     this.assertUsable();
-    // wgpu's GL backend must fix a texture's target when it is created, and takes 6·k layers for a cube
-    // (array): bound as 2d-array, such a texture reads wrong texels (conv input gradients through 24, 48
-    // or 96 channels were garbage on llvmpipe). One spare layer keeps every texture a plain 2D array.
-    if (layers % 6 === 0) layers++;
-    const reused = this.freeTextures.get(textureKey(width, height, format, layers))?.pop();
-    if (reused) {
-      this.freeTextureOrder.delete(reused);
-      this.freeTextureBytes -= this.textureBytesOf.get(reused)!;
-      return reused;
-    }
-    const texture = this.device.createTexture({
-      size: { width, height, depthOrArrayLayers: layers },
-      format,
-      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST |
-        GPUTextureUsage.COPY_SRC,
-    });
-    const bytes = width * height * layers *
-      (format === "rgba32float" ? 16 : format === "rgba16float" ? 8 : 4);
-    this.textureBytesOf.set(texture, bytes);
-    this.textureTotal += bytes;
-    this.updatePeaks();
-    return texture;
+    return this.textures.acquire(width, height, format, layers);
   }
 
   /** Returns a texture to the pool after the submit of the batch that may still read it. */
   releaseTexture(texture: GPUTexture): void {
-    this.pendingTextureRelease.push(texture);
+    this.textures.release(texture);
   }
 
   /** Destroys every free pooled buffer and texture (live ones are untouched). */
   trimPool(): void {
     this.flush();
-    for (const list of this.freeBuffers.values()) {
-      for (const buffer of list) {
-        this.pooled -= this.pooledSize.get(buffer)!;
-        this.pooledSize.delete(buffer);
-        buffer.destroy();
-      }
-    }
-    this.freeBuffers.clear();
-    for (const texture of [...this.freeTextureOrder]) this.destroyFreeTexture(texture);
+    this.buffers.trim();
+    this.textures.trim();
   }
 
   /** Current and peak device memory held by this runtime. */
   memory(): MemoryStats {
     return {
-      liveBytes: this.live,
-      pooledBytes: this.pooled,
+      liveBytes: this.buffers.live,
+      pooledBytes: this.buffers.pooled,
       persistentBytes: this.persistentTotal,
-      textureBytes: this.textureTotal,
+      textureBytes: this.textures.total,
       allocatedBytes: this.allocated(),
       peakAllocatedBytes: this.peakAllocated,
       peakLiveBytes: this.peakLive,
@@ -526,7 +444,7 @@ export class Runtime {
   /** Restarts peak tracking from the current allocation. */
   resetPeak(): void {
     this.peakAllocated = this.allocated();
-    this.peakLive = this.live + this.persistentTotal;
+    this.peakLive = this.buffers.live + this.persistentTotal;
   }
 
   /**
@@ -565,29 +483,15 @@ export class Runtime {
     this.device.destroy();
   }
 
-  /** Destroys a texture from the free pool. */
-  private destroyFreeTexture(texture: GPUTexture): void {
-    const key = textureKey(texture.width, texture.height, texture.format, texture.depthOrArrayLayers);
-    const list = this.freeTextures.get(key)!;
-    list.splice(list.indexOf(texture), 1);
-    if (list.length === 0) this.freeTextures.delete(key);
-    this.freeTextureOrder.delete(texture);
-    const bytes = this.textureBytesOf.get(texture)!;
-    this.freeTextureBytes -= bytes;
-    this.textureTotal -= bytes;
-    this.textureBytesOf.delete(texture);
-    texture.destroy();
-  }
-
   /** Bytes the runtime holds on the device now. */
   private allocated(): number {
-    return this.live + this.pooled + this.persistentTotal + this.textureTotal;
+    return this.buffers.live + this.buffers.pooled + this.persistentTotal + this.textures.total;
   }
 
   /** Raises the peak counters to the current allocation. */
   private updatePeaks(): void {
     this.peakAllocated = Math.max(this.peakAllocated, this.allocated());
-    this.peakLive = Math.max(this.peakLive, this.live + this.persistentTotal);
+    this.peakLive = Math.max(this.peakLive, this.buffers.live + this.persistentTotal);
   }
 
   /** The pipeline's bind group layout, fetched once (each fetch is a call into the WebGPU implementation). */
@@ -645,8 +549,4 @@ export class Runtime {
     if (this.destroyed) throw new DeviceError("this sr3 runtime was destroyed; create a new one");
     if (this.lostReason) throw new DeviceError(`the GPU device was lost (${this.lostReason})`);
   }
-}
-
-function textureKey(width: number, height: number, format: string, layers: number): string {
-  return `${width}x${height}x${layers}:${format}`;
 }
