@@ -6,7 +6,8 @@
  *    model (DDIM and DPM-Solver++), writes the GeoTIFFs, a before/after grid and metrics JSON, and
  *    prints PSNR/SSIM of SR3 and bicubic against the real high-resolution pixels, whatever they are.
  * 2. Exports training chips and trains a fresh residual model for a fixed number of steps: the mean
- *    predictor, then the UNet; the losses fall, checkpoints and TensorBoard logs appear.
+ *    predictor, then the UNet; checkpoints and TensorBoard logs appear, and the mean predictor is scored
+ *    against bicubic on validation chips.
  * 3. Lists every output. Everything goes to `demo-output/`.
  * @module
  */
