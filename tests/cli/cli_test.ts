@@ -43,6 +43,41 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 
+/** The upper-left `size`×`size` corner of the NEON orthophoto as a GeoTIFF (short runs). */
+async function writeCorner(path: string, size: number): Promise<void> {
+  const { info, data } = await readRaster(RASTERS.osbsLzw);
+  const corner = new Float32Array(3 * size * size);
+  for (let b = 0; b < 3; b++) {
+    for (let y = 0; y < size; y++) {
+      const from = b * info.width * info.height + y * info.width;
+      corner.set(data.subarray(from, from + size), (b * size + y) * size);
+    }
+  }
+  await writeGeoTiff(path, corner, {
+    width: size,
+    height: size,
+    bandCount: 3,
+    dataType: "uint8",
+    nodata: info.nodata,
+    geo: info.geo,
+  });
+}
+
+/** `sr3 export` of 16-px chips from a 160×160 corner of the NEON orthophoto into `dir`/chips. */
+async function exportSmallChips(dir: string): Promise<void> {
+  const run = await sr3([
+    "export",
+    RASTERS.osbsLzw,
+    "--out",
+    `${dir}/chips`,
+    "--chip-size",
+    "16",
+    "--region",
+    "0,0,160,160",
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+}
+
 /** A 3-band model (the PyTorch fixture: 16-px chips, ×4, so 4-px low-resolution tiles). */
 async function makeModel(dir: string): Promise<string> {
   await withRuntime(async () => {
@@ -168,22 +203,7 @@ Deno.test(
     const dir = await Deno.makeTempDir();
     const model = await makeModel(dir);
     const input = `${dir}/lr.tif`;
-    const { info, data } = await readRaster(RASTERS.osbsLzw);
-    // A 24×24 corner of the NEON orthophoto keeps the run short.
-    const corner = new Float32Array(3 * 24 * 24);
-    for (let b = 0; b < 3; b++) {
-      for (let y = 0; y < 24; y++) {
-        corner.set(data.subarray(b * 400 * 400 + y * 400, b * 400 * 400 + y * 400 + 24), b * 576 + y * 24);
-      }
-    }
-    await writeGeoTiff(input, corner, {
-      width: 24,
-      height: 24,
-      bandCount: 3,
-      dataType: "uint8",
-      nodata: info.nodata,
-      geo: info.geo,
-    });
+    await writeCorner(input, 24); // a short run
     const run = await sr3([
       "upscale",
       input,
@@ -219,17 +239,7 @@ Deno.test(
   gpuTest,
   async () => {
     const dir = await Deno.makeTempDir();
-    const chips = await sr3([
-      "export",
-      RASTERS.osbsLzw,
-      "--out",
-      `${dir}/chips`,
-      "--chip-size",
-      "16",
-      "--region",
-      "0,0,160,160",
-    ]);
-    assert.equal(chips.code, 0, chips.stderr);
+    await exportSmallChips(dir);
     const args = [
       "train",
       `${dir}/chips`,
@@ -333,17 +343,7 @@ Deno.test(
   gpuTest,
   async () => {
     const dir = await Deno.makeTempDir();
-    const exported = await sr3([
-      "export",
-      RASTERS.osbsLzw,
-      "--out",
-      `${dir}/chips`,
-      "--chip-size",
-      "16",
-      "--region",
-      "0,0,160,160",
-    ]);
-    assert.equal(exported.code, 0, exported.stderr);
+    await exportSmallChips(dir);
     const small = ["--inner-channel", "8", "--norm-groups", "4", "--channel-mults", "1,2", "--attn-res", "8"];
     const train = await sr3([
       "train",
@@ -371,22 +371,8 @@ Deno.test(
     assert.equal(definition.formulation?.kind, "residual");
     assert.equal(definition.inference?.preset, "fidelity");
 
-    const { info, data } = await readRaster(RASTERS.osbsLzw);
-    const corner = new Float32Array(3 * 16 * 16);
-    for (let b = 0; b < 3; b++) {
-      for (let y = 0; y < 16; y++) {
-        corner.set(data.subarray(b * 400 * 400 + y * 400, b * 400 * 400 + y * 400 + 16), b * 256 + y * 16);
-      }
-    }
     const input = `${dir}/lr.tif`;
-    await writeGeoTiff(input, corner, {
-      width: 16,
-      height: 16,
-      bandCount: 3,
-      dataType: "uint8",
-      nodata: info.nodata,
-      geo: info.geo,
-    });
+    await writeCorner(input, 16);
     const run = await sr3([
       "upscale",
       input,
