@@ -32,11 +32,16 @@ import {
   SafetensorsError,
 } from "../nn/safetensors.ts";
 import type { Module } from "../nn/module.ts";
-import { type MeanNetConfig, validateMeanNetConfig } from "../nn/mean_net.ts";
+import { MEAN_NET_DEFAULTS, type MeanNetConfig, validateMeanNetConfig } from "../nn/mean_net.ts";
 import { type UNetConfig, validateConfig } from "../nn/unet.ts";
 import type { TrainingStage } from "./fit.ts";
-import { type Formulation, formulationProblem } from "./formulation.ts";
-import { type InferenceDefaults, inferenceProblem } from "./inference.ts";
+import {
+  type Formulation,
+  type FormulationKind,
+  formulationProblem,
+  type PredictionTarget,
+} from "./formulation.ts";
+import { defaultInference, type InferenceDefaults, inferenceProblem } from "./inference.ts";
 import type { ScheduleConfig } from "./schedule.ts";
 import { SCHEDULE_NAMES } from "./schedule.ts";
 
@@ -136,6 +141,52 @@ export interface NewModelDefinition {
   batchSize: number;
   /** Tile overlap in low-resolution pixels (Esri ModelPadding); default one eighth of a tile. */
   padding?: number;
+  /** The formulation asked for (default: plain SR3, ε, no weighting). */
+  formulation?: FormulationChoice;
+}
+
+/** What a new model's formulation is made from; unset fields take the formulation's defaults. */
+export interface FormulationChoice {
+  /** "sr3" (default) or "residual". */
+  kind?: FormulationKind;
+  /** Prediction target (default "eps" for sr3, "v" for residual). */
+  target?: PredictionTarget;
+  /** Min-SNR-γ (default none for sr3, 5 for residual). */
+  minSnrGamma?: number | null;
+  /** Mean-predictor knobs of residual models (default {@link MEAN_NET_DEFAULTS}). */
+  meanNet?: Partial<Pick<MeanNetConfig, "features" | "blocks">>;
+}
+
+/** The formulation, mean-predictor knobs and inference presets of a new model. */
+function formulationFields(
+  choice: FormulationChoice,
+  bands: number,
+  factor: number,
+): Pick<ModelDefinition, "formulation" | "meanNet" | "inference"> {
+  const kind = choice.kind ?? "sr3";
+  const residual = kind === "residual";
+  const fields: Pick<ModelDefinition, "formulation" | "meanNet" | "inference"> = {
+    inference: defaultInference(kind),
+  };
+  // Plain SR3 with the paper's ε and no weighting writes no formulation: model.json stays as it was.
+  if (residual || choice.target || choice.minSnrGamma) {
+    fields.formulation = {
+      kind,
+      target: choice.target ?? (residual ? "v" : "eps"),
+      minSnrGamma: choice.minSnrGamma === undefined ? (residual ? 5 : null) : choice.minSnrGamma,
+      scale: 1,
+    };
+  }
+  if (residual) {
+    const { features, blocks } = choice.meanNet ?? {};
+    fields.meanNet = {
+      features: features ?? MEAN_NET_DEFAULTS.features,
+      blocks: blocks ?? MEAN_NET_DEFAULTS.blocks,
+      bands,
+      factor,
+    };
+  }
+  return fields;
 }
 
 /** model.json for a model that has not been trained or saved yet (no checkpoint, no progress). */
@@ -162,6 +213,7 @@ export function newModelDefinition(source: NewModelDefinition): ModelDefinition 
     nodata: null,
     training: null,
     checkpoint: null,
+    ...formulationFields(source.formulation ?? {}, unet.bands, source.downsampleFactor),
   };
 }
 

@@ -14,7 +14,7 @@ import type { Tensor } from "../nn/tensor.ts";
 import { UNet } from "../nn/unet.ts";
 import type { TrainingStage } from "./fit.ts";
 import type { ModelDefinition } from "./model_dir.ts";
-import { readParameters } from "./model_dir.ts";
+import { readInferenceWeights, readModelDefinition, readParameters } from "./model_dir.ts";
 import type { Trainer } from "./trainer.ts";
 
 /** Name prefix of the mean predictor's tensors. */
@@ -63,6 +63,19 @@ export class Networks {
     else if (mean.size > 0) {
       throw new DataError(`${source}: holds mean-predictor tensors the model does not define`);
     }
+  }
+
+  /**
+   * Overwrites the UNet with another model directory's inference weights (fine-tuning from it).
+   * @returns where they came from, for model.json's `initializedFrom`
+   * @throws {DataError}/{ShapeError} when the directory is no model or its UNet does not fit
+   */
+  async initUnetFrom(dir: string): Promise<{ model: string; checkpoint: string }> {
+    const source = await readModelDefinition(dir);
+    const weights = await readInferenceWeights(dir, source);
+    const unetWeights = new Map([...weights].filter(([name]) => !name.startsWith(MEAN_PREFIX)));
+    this.unet.loadParameters(unetWeights, `${dir}/${source.ModelFile}`);
+    return { model: dir, checkpoint: source.ModelFile };
   }
 
   /** Frees every tensor. */

@@ -4,15 +4,20 @@
  * → `save()`, and `SuperResolution.fromModel(dir)` (or `loadModel(dir)`) to come back later.
  * @module
  */
-import { type ChipDatasetOptions, loadChipDataset } from "../data/dataset.ts";
-import type { ChipDataset } from "../data/dataset.ts";
+import type {
+  FitCallOptions,
+  PredictOptions,
+  PredictSummary,
+  SuperResolutionData,
+  SuperResolutionOptions,
+} from "./api.ts";
 import { DataError } from "../data/errors.ts";
-import { upscaleRaster, type UpscaleSummary } from "../data/upscale.ts";
+import { upscaleRaster } from "../data/upscale.ts";
 import { getRuntime, initRuntime, Tensor } from "../nn/tensor.ts";
 import { tuneGemmFamily } from "../kernels/tuning.ts";
 import { noGrad } from "../nn/autodiff.ts";
-import { MEAN_NET_DEFAULTS, type MeanNet, type MeanNetConfig } from "../nn/mean_net.ts";
-import { type PresetName, type UNet, type UNetConfig, unetConfig } from "../nn/unet.ts";
+import type { MeanNet } from "../nn/mean_net.ts";
+import { type UNet, unetConfig } from "../nn/unet.ts";
 import {
   type EvaluationReport,
   resultsGrid,
@@ -22,12 +27,7 @@ import {
   scoreBatches,
 } from "./evaluate.ts";
 import type { FitResult } from "./fit.ts";
-import {
-  type Formulation,
-  type FormulationKind,
-  type PredictionTarget,
-  SR3_FORMULATION,
-} from "./formulation.ts";
+import { type Formulation, SR3_FORMULATION } from "./formulation.ts";
 import { defaultInference, type InferencePreset, resolveSampling } from "./inference.ts";
 import {
   type ModelDefinition,
@@ -37,106 +37,20 @@ import {
   readModelDefinition,
   writeModelDefinition,
 } from "./model_dir.ts";
-import { MEAN_PREFIX, Networks } from "./networks.ts";
+import { Networks } from "./networks.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
-import { buildSchedule, type ScheduleConfig, type ScheduleName, type ScheduleTables } from "./schedule.ts";
-import { type RunOptions, type SavedState, TrainingRun } from "./training_run.ts";
+import { buildSchedule, type ScheduleConfig, type ScheduleTables } from "./schedule.ts";
+import { type SavedState, TrainingRun } from "./training_run.ts";
 
-/** Options of {@link prepareData} (arcgis `prepare_data`). */
-export interface PrepareDataOptions extends ChipDatasetOptions {
-  /** Chips per training batch (default 4). */
-  batchSize?: number;
-}
-
-/** A prepared dataset: chips, split and batch size. */
-export interface SuperResolutionData {
-  /** The folder the chips came from. */
-  path: string;
-  /** Chips, split, normalisation and batching. */
-  dataset: ChipDataset;
-  /** Chips per batch. */
-  batchSize: number;
-}
-
-/** Loads an Export Tiles folder (or any folder of images) for training and evaluation. */
-export async function prepareData(
-  path: string,
-  options: PrepareDataOptions = {},
-): Promise<SuperResolutionData> {
-  const dataset = await loadChipDataset(path, options);
-  return { path, dataset, batchSize: options.batchSize ?? 4 };
-}
-
-/** Model knobs (arcgis `SuperResolution(data, model_type="SR3", **kwargs)`, camel-cased). */
-export interface SuperResolutionOptions extends Partial<Omit<UNetConfig, "bands" | "imageSize">> {
-  /** Only "SR3". */
-  modelType?: "SR3";
-  /** Start from a preset's knobs (default "arcgis"); explicit knobs override it. */
-  preset?: PresetName;
-  /** Noise schedule (default "linear"). */
-  schedule?: ScheduleName;
-  /** Training noise levels T (default 2000). */
-  nTimestep?: number;
-  /** β_1 of linear-family schedules (default 1e-6). */
-  linearStart?: number;
-  /** β_T of linear-family schedules (default 1e-2). */
-  linearEnd?: number;
-  /** Weight initialisation seed (default 0). */
-  seed?: number;
-  /** "sr3" (the paper's, default) or "residual" (mean predictor + diffusion of the residual). */
-  formulation?: FormulationKind;
-  /** What the UNet predicts (default "eps" for sr3, "v" for residual). */
-  predictionTarget?: PredictionTarget;
-  /** Min-SNR-γ loss weighting (default none for sr3, 5 for residual). */
-  minSnrGamma?: number | null;
-  /** Mean-predictor knobs of residual models (default 32 features, 4 blocks). */
-  meanNet?: Partial<Pick<MeanNetConfig, "features" | "blocks">>;
-  /**
-   * Start the UNet from another model directory's inference weights instead of a random init (fine-tuning;
-   * the UNet knobs must match). Recorded in model.json as `initializedFrom`.
-   */
-  initFrom?: string;
-}
-
-/** Options of {@link SuperResolution.fit}: the loop's and the optimizer's. */
-export interface FitCallOptions extends RunOptions {
-  /** Model directory (default `<data path>/models/sr3`). */
-  outDir?: string;
-}
-
-/** Options of {@link SuperResolution.predict}. */
-export interface PredictOptions extends SamplingSettings {
-  /** Output GeoTIFF path. */
-  outPath: string;
-  /** Inference preset (default: model.json's); sampler fields given here override it. */
-  preset?: InferencePreset;
-  /** Also write the per-pixel standard deviation over the samples here (float32 GeoTIFF, native units). */
-  uncertaintyPath?: string;
-  /**
-   * Tile side in low-resolution pixels (default: the preset's `tileSize`, else the training chip's LR
-   * side). The networks are fully convolutional; larger tiles mean fewer tile borders, where they see
-   * zero padding instead of context. Must keep the UNet's levels whole (a multiple of 2^(levels−1)/factor).
-   */
-  tileSize?: number;
-  /** Overlap between tiles in low-resolution pixels (default: model.json's ModelPadding, else tile/8). */
-  padding?: number;
-  /** Tiles per sampler call (default 1). */
-  batchSize?: number;
-  /** Match each tile's low frequencies to the input (counters SR3's colour drift); default off. */
-  colorCorrection?: boolean;
-  /** 0-based input bands (default: all). */
-  bands?: readonly number[];
-  /** Replace an existing output. */
-  overwrite?: boolean;
-  /** Called with (tiles done, tiles total). */
-  onTiles?: (done: number, total: number) => void;
-}
-
-/** What {@link SuperResolution.predict} wrote, and how it sampled. */
-export interface PredictSummary extends UpscaleSummary {
-  /** The sampler, steps, start and sample count used. */
-  sampling: string;
-}
+export {
+  type FitCallOptions,
+  type PredictOptions,
+  type PredictSummary,
+  prepareData,
+  type PrepareDataOptions,
+  type SuperResolutionData,
+  type SuperResolutionOptions,
+} from "./api.ts";
 
 /** An SR3 super-resolution model with its data, training state and sampling. */
 export class SuperResolution {
@@ -215,39 +129,16 @@ export class SuperResolution {
       linearStart: linearStart ?? 1e-6,
       linearEnd: linearEnd ?? 1e-2,
     };
-    const residual = kind === "residual";
     const definition = newModelDefinition({
       unet,
       schedule: scheduleConfig,
       downsampleFactor: dataset.factor,
       normalization: dataset.normalization,
       batchSize: data.batchSize,
+      formulation: { kind, target: predictionTarget, minSnrGamma, meanNet },
     });
-    if (residual || predictionTarget || minSnrGamma) {
-      definition.formulation = {
-        kind: kind ?? "sr3",
-        target: predictionTarget ?? (residual ? "v" : "eps"),
-        minSnrGamma: minSnrGamma === undefined ? (residual ? 5 : null) : minSnrGamma,
-        scale: 1,
-      };
-    }
-    if (residual) {
-      definition.meanNet = {
-        ...MEAN_NET_DEFAULTS,
-        ...stripUndefined(meanNet ?? {}),
-        bands: unet.bands,
-        factor: dataset.factor,
-      };
-    }
-    definition.inference = defaultInference(kind ?? "sr3");
     const networks = Networks.create(definition, seed ?? 0);
-    if (initFrom) {
-      const source = await readModelDefinition(initFrom);
-      const weights = await readInferenceWeights(initFrom, source);
-      const unetWeights = new Map([...weights].filter(([name]) => !name.startsWith(MEAN_PREFIX)));
-      networks.unet.loadParameters(unetWeights, `${initFrom}/${source.ModelFile}`);
-      definition.initializedFrom = { model: initFrom, checkpoint: source.ModelFile };
-    }
+    if (initFrom) definition.initializedFrom = await networks.initUnetFrom(initFrom);
     return new SuperResolution(networks, definition, buildSchedule(scheduleConfig), data);
   }
 
