@@ -3,8 +3,9 @@
  * model under each preset and which preset is the default; `sr3 upscale`, `sr3 eval` and `predict()`
  * use them when no sampler flag is given, and flags override them field by field.
  *
- * - `fidelity`: the best PSNR/SSIM — a truncated start from the mean (residual models) or the bicubic
- *   image, few steps, and the average of K samples (their spread is the uncertainty map).
+ * - `fidelity`: the best PSNR/SSIM a diffusion setting reaches — a truncated start from the mean
+ *   (residual models) or the bicubic image, few steps, and the average of K samples (their spread is the
+ *   uncertainty map).
  * - `perceptual`: the sharpest detail — one sample from pure noise with DPM-Solver++.
  * @module
  */
@@ -17,7 +18,7 @@ export type InferencePreset = "fidelity" | "perceptual";
 
 /** Every preset, with what it is for (help texts). */
 export const INFERENCE_PRESETS: Readonly<Record<InferencePreset, string>> = {
-  fidelity: "best PSNR/SSIM: start from the noised mean (or bicubic), average several samples",
+  fidelity: "best PSNR/SSIM of diffusion: start from the noised mean (or bicubic), average several samples",
   perceptual: "sharpest detail: one sample from pure noise",
 };
 
