@@ -38,7 +38,7 @@ export function stepsOption() {
 export function startOption() {
   return new Option(
     "--start-noise-level <gamma>",
-    "start from the mean (residual models) or bicubic image noised to this level γ = √ᾱ in (0, 1)",
+    "start from the mean (residual models) or bicubic image noised to signal level γ = √ᾱ in (0, 1); higher = less noise",
   ).argParser(parseNumber);
 }
 
