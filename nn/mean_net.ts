@@ -54,8 +54,8 @@ function zero(t: Tensor): void {
 }
 
 /**
- * Residual scaling of each block (EDSR, Lim et al. 2017): without normalisation, Adam's early steps grow
- * the residual stream block by block until the loss diverges; measured here at lr 1e-4 … 1e-3.
+ * Residual scaling of each block (EDSR, Lim et al. 2017): with no normalisation layer, each block adds to
+ * the stream at a tenth of its own scale, which keeps the stream's growth in check at lr 1e-3.
  */
 const RESIDUAL_SCALE = 0.1;
 
