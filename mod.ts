@@ -154,7 +154,7 @@ export {
   Uniforms,
 } from "./kernels/runtime.ts";
 export { DeviceError, ShapeError } from "./kernels/errors.ts";
-export type { TensorRef } from "./kernels/shapes.ts";
+export type { TensorRef } from "./kernels/shape_math.ts";
 export type { KernelTime } from "./kernels/profiler.ts";
 export { SR3_VERSION } from "./kernels/version.ts";
 

@@ -8,7 +8,7 @@ import { conv2dBackwardWeight } from "../kernels/conv2d_weight_grad.ts";
 import { matmul } from "../kernels/matmul.ts";
 import { fillRandom } from "../kernels/random.ts";
 import type { Runtime } from "../kernels/runtime.ts";
-import type { TensorRef } from "../kernels/shapes.ts";
+import type { TensorRef } from "../kernels/shape_math.ts";
 import { slopeMs, type SlopeOptions } from "./timing.ts";
 
 /** A product the benchmark times in sr3 and in tfjs. */

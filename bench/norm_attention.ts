@@ -6,8 +6,8 @@
  * @module
  */
 import { Runtime } from "../kernels/runtime.ts";
-import type { TensorRef } from "../kernels/shapes.ts";
-import { groupNormBackward, groupNormForward } from "../kernels/groupnorm.ts";
+import type { TensorRef } from "../kernels/shape_math.ts";
+import { groupNormBackward, groupNormForward } from "../kernels/group_norm.ts";
 import { attentionBackward, attentionFlash, attentionForward } from "../kernels/attention.ts";
 import { fillRandom } from "../kernels/random.ts";
 

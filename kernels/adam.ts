@@ -9,7 +9,7 @@
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { adamSource, emaUpdateSource, finiteGuardSource, swapSource } from "./adam.wgsl.ts";
-import { expectShape, type TensorRef } from "./shapes.ts";
+import { expectShape, type TensorRef } from "./shape_math.ts";
 import { flatGrid } from "./wgsl.ts";
 
 /** Hyper-parameters of one Adam step, with the step's bias corrections. */

@@ -15,7 +15,7 @@
 import { formatShape, ShapeError } from "./errors.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
-import { expectShape, type TensorRef } from "./shapes.ts";
+import { expectShape, type TensorRef } from "./shape_math.ts";
 import { flatGrid } from "./wgsl.ts";
 import {
   PACK_WORKGROUP_SIDE,

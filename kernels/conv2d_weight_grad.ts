@@ -25,7 +25,7 @@ import {
 import { reduceSum } from "./reduce.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
-import { expectShape, type TensorRef } from "./shapes.ts";
+import { expectShape, type TensorRef } from "./shape_math.ts";
 import { gemmFamily } from "./variants.ts";
 
 /**

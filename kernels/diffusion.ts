@@ -4,7 +4,7 @@
  */
 import { formatShape, ShapeError } from "./errors.ts";
 import { type Runtime, Uniforms } from "./runtime.ts";
-import { expectShape, type TensorRef } from "./shapes.ts";
+import { expectShape, type TensorRef } from "./shape_math.ts";
 import { noiseLossSource, noisyInputSource, samplerUpdateSource } from "./diffusion.wgsl.ts";
 import { flatGrid } from "./wgsl.ts";
 

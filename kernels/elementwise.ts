@@ -17,7 +17,7 @@ import {
   type UnaryOp,
   unarySource,
 } from "./elementwise.wgsl.ts";
-import { broadcastShapes, broadcastStrides4, expectShape, padTo4, type TensorRef } from "./shapes.ts";
+import { broadcastShapes, broadcastStrides4, expectShape, padTo4, type TensorRef } from "./shape_math.ts";
 import { linearBindings, useTextures } from "./staging.ts";
 
 export type { BinaryOp, UnaryOp } from "./elementwise.wgsl.ts";

@@ -6,7 +6,7 @@ import { formatShape, ShapeError } from "./errors.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { noiseLevelEncodingGradSource, noiseLevelEncodingSource } from "./encoding.wgsl.ts";
-import type { TensorRef } from "./shapes.ts";
+import type { TensorRef } from "./shape_math.ts";
 import { flatGrid } from "./wgsl.ts";
 
 /** The number of samples in `levels` ([N] or [N, 1]) and checks `dim` is even and positive. */

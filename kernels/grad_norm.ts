@@ -10,7 +10,7 @@ import {
   scaleByDeviceFactorSource,
   sumSquaresSource,
 } from "./grad_norm.wgsl.ts";
-import type { TensorRef } from "./shapes.ts";
+import type { TensorRef } from "./shape_math.ts";
 import { flatGrid } from "./wgsl.ts";
 
 /** Floats one workgroup sums in the partial pass (16 per thread keeps the partials list short). */

@@ -7,7 +7,7 @@ import { formatShape, ShapeError } from "./errors.ts";
 import { type PixelShuffleDirection, pixelShuffleSource } from "./pixel_shuffle.wgsl.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
-import { expectShape, type TensorRef } from "./shapes.ts";
+import { expectShape, type TensorRef } from "./shape_math.ts";
 import { flatGrid } from "./wgsl.ts";
 
 function checkFactor(r: number, what: string): void {

@@ -6,7 +6,7 @@
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { dropoutSource, type RandomDistribution, randomSource } from "./random.wgsl.ts";
-import { expectShape, type TensorRef } from "./shapes.ts";
+import { expectShape, type TensorRef } from "./shape_math.ts";
 import { flatGrid } from "./wgsl.ts";
 
 export type { RandomDistribution } from "./random.wgsl.ts";

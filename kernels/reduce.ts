@@ -5,7 +5,7 @@
 import { formatShape, ShapeError } from "./errors.ts";
 import { Uniforms } from "./runtime.ts";
 import type { Runtime } from "./runtime.ts";
-import { contiguousStrides, expectShape, padTo4, type TensorRef } from "./shapes.ts";
+import { contiguousStrides, expectShape, padTo4, type TensorRef } from "./shape_math.ts";
 import { REDUCE_WORKGROUP, reduceColumnsSource, reduceRowsSource, reduceSumSource } from "./reduce.wgsl.ts";
 import { lanesWithin, linearBindings, useTextures } from "./staging.ts";
 import { flatGrid } from "./wgsl.ts";

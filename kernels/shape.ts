@@ -7,7 +7,7 @@ import { formatShape, ShapeError } from "./errors.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { copySlabSource, padSlabSource, pool2xSource, upsample2xSource } from "./shape.wgsl.ts";
-import { expectShape, type TensorRef } from "./shapes.ts";
+import { expectShape, type TensorRef } from "./shape_math.ts";
 import { linearBindings, useTextures } from "./staging.ts";
 import { flatGrid } from "./wgsl.ts";
 

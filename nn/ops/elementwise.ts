@@ -5,7 +5,7 @@
  * @module
  */
 import * as kernels from "../../kernels/elementwise.ts";
-import { broadcastShapes } from "../../kernels/shapes.ts";
+import { broadcastShapes } from "../../kernels/shape_math.ts";
 import { record } from "../autodiff.ts";
 import { getRuntime, Tensor } from "../tensor.ts";
 import { sumTo } from "./reduce.ts";

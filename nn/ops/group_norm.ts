@@ -3,7 +3,7 @@
  * block runs GroupNorm → Swish, so fusing saves one full read and write of the activation).
  * @module
  */
-import * as kernels from "../../kernels/groupnorm.ts";
+import * as kernels from "../../kernels/group_norm.ts";
 import { record } from "../autodiff.ts";
 import { getRuntime, Tensor } from "../tensor.ts";
 

@@ -3,7 +3,7 @@
  * @module
  */
 import * as kernels from "../../kernels/reduce.ts";
-import { broadcastShapes, sameShape } from "../../kernels/shapes.ts";
+import { broadcastShapes, sameShape } from "../../kernels/shape_math.ts";
 import { formatShape, ShapeError } from "../../kernels/errors.ts";
 import { record } from "../autodiff.ts";
 import { getRuntime, Tensor } from "../tensor.ts";

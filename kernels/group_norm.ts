@@ -1,19 +1,19 @@
 /**
- * Dispatchers for group normalisation (`groupnorm.wgsl.ts`): forward with saved statistics, and the
+ * Dispatchers for group normalisation (`group_norm.wgsl.ts`): forward with saved statistics, and the
  * exact backward for x, γ and β, each optionally fused with SiLU.
  * @module
  */
 import { DeviceError, formatShape, ShapeError } from "./errors.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
-import { expectShape, type TensorRef } from "./shapes.ts";
+import { expectShape, type TensorRef } from "./shape_math.ts";
 import {
   CHANNEL_SUM_WORKGROUP,
   groupNormBackwardSource,
   groupNormForwardSource,
   groupNormParamGradSource,
   type GroupNormVariant,
-} from "./groupnorm.wgsl.ts";
+} from "./group_norm.wgsl.ts";
 import { lanesWithin, linearBindings, SOFTWARE_LOOP_LIMIT, useTextures } from "./staging.ts";
 
 /** The sizes a group-norm dispatch needs, derived from an NCHW shape and a group count. */
