@@ -5,6 +5,8 @@
  *
  *     deno task bench [--only <text>] [--no-tfjs] [--no-model] [--no-samplers] [--repeats <n>] [--rounds <n>]
  *
+ * (the task runs `sr3 bench`, whose commander definition in cli/bench.ts is the one parser of these flags)
+ *
  * After the kernel table come group norm and attention, the SR3 UNet's training and sampling steps
  * next to PyTorch on the same CPU (when Debian's python3-torch is installed), peak memory of a
  * training step, and the samplers' speed and quality on the bundled model.
@@ -56,26 +58,6 @@ export interface BenchArgs {
   repeats: number;
   /** Rounds over all kernel cases. */
   rounds: number;
-}
-
-/** Parses `deno task bench` arguments. @throws {Error} naming an unknown argument */
-export function parseBenchArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = { only: null, tfjs: true, model: true, samplers: true, repeats: 3, rounds: 3 };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--only") args.only = argv[++i] ?? null;
-    else if (argv[i] === "--no-tfjs") args.tfjs = false;
-    else if (argv[i] === "--no-model") args.model = false;
-    else if (argv[i] === "--no-samplers") args.samplers = false;
-    else if (argv[i] === "--repeats") args.repeats = Number(argv[++i]);
-    else if (argv[i] === "--rounds") args.rounds = Number(argv[++i]);
-    else {
-      throw new Error(
-        `bench: unknown argument ${argv[i]} (use --only <text>, --no-tfjs, --no-model, --no-samplers, ` +
-          "--repeats <n>, --rounds <n>)",
-      );
-    }
-  }
-  return args;
 }
 
 /** GEMM and conv2d in sr3 and, unless disabled, tfjs-backend-webgpu. */
@@ -178,5 +160,3 @@ export async function runBench(args: BenchArgs): Promise<void> {
   setRuntime(null);
   model.destroy();
 }
-
-if (import.meta.main) await runBench(parseBenchArgs(Deno.args));
