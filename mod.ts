@@ -158,27 +158,6 @@ export type { TensorRef } from "./kernels/shape_math.ts";
 export type { KernelTime } from "./kernels/profiler.ts";
 export { SR3_VERSION } from "./kernels/version.ts";
 
-// Geodata, metrics, monitoring
+// Geodata and metrics; reports (plots, previews, PNG, TensorBoard, progress)
 export * from "./data/mod.ts";
-export {
-  type EventImage,
-  readEventFile,
-  type TensorBoardEntry,
-  TensorBoardWriter,
-  type TensorBoardWriterOptions,
-} from "./data/tensorboard.ts";
-export {
-  imageGrid,
-  type ImageGridOptions,
-  type LossCurveOptions,
-  type LossPoint,
-  plotLossCurve,
-} from "./data/plot.ts";
-export type { RgbaCanvas } from "./data/draw.ts";
-export {
-  ProgressLine,
-  type ProgressOptions,
-  type ProgressSnapshot,
-  type ProgressStream,
-  type ProgressValues,
-} from "./data/progress.ts";
+export * from "./report/mod.ts";

@@ -5,7 +5,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { exportTiles } from "../data/export.ts";
-import { ProgressLine } from "../data/progress.ts";
+import { ProgressLine } from "../report/progress.ts";
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { parseBands, parseIntList, parseNumber, parsePositiveInt, printJson, runCommand } from "./common.ts";
 

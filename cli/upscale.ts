@@ -4,7 +4,7 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { ProgressLine } from "../data/progress.ts";
+import { ProgressLine } from "../report/progress.ts";
 import { loadModel } from "../diffusion/super_resolution.ts";
 import {
   parseBands,

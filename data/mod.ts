@@ -1,7 +1,8 @@
 /**
  * The data layer of sr3: GeoTIFF/PNG/JPEG reading, a streaming GeoTIFF writer, Export Tiles chips,
  * training datasets, Pillow-equivalent bicubic resampling, normalisation, tiling and blending for
- * whole-raster super-resolution, PNG previews, and PSNR/SSIM as published SR3 numbers are computed.
+ * whole-raster super-resolution, held-out test pairs, and the metrics (PSNR/SSIM as published SR3 numbers
+ * are computed, SAM, ERGAS, high-frequency energy).
  * Nothing here touches the GPU.
  * @module
  */
@@ -24,16 +25,6 @@ export { crsLabel, sameCrs, scaleGeo, windowGeo } from "./geo.ts";
 export { openRaster, type RasterData, rasterInfo, readRaster } from "./raster.ts";
 export { type GeoTiffHeader, GeoTiffStripWriter, writeGeoTiff } from "./geotiff_writer.ts";
 export type { OutputOptions } from "./files.ts";
-export { encodePng, type PngImage, type RgbaImage, writePng } from "./png.ts";
-export {
-  heatmapImage,
-  previewImage,
-  type PreviewOptions,
-  type PreviewStretch,
-  rasterPreview,
-  type RasterPreviewOptions,
-  writeRasterPreview,
-} from "./preview.ts";
 export { enlargeMask, resizeBicubic, resizeBicubicMasked } from "./resample.ts";
 export {
   chooseNormalization,

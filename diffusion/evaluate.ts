@@ -6,9 +6,9 @@
  */
 import type { Batch, ChipDataset } from "../data/dataset.ts";
 import { type ImageMetrics, imageMetrics } from "../data/metrics.ts";
-import { imageGrid } from "../data/plot.ts";
-import { encodePng } from "../data/png.ts";
-import { previewImage } from "../data/preview.ts";
+import { imageGrid } from "../report/plot.ts";
+import { encodePng } from "../report/png.ts";
+import { previewImage } from "../report/preview.ts";
 import type { EMA } from "../nn/ema.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
 import { SAMPLERS } from "./samplers/mod.ts";

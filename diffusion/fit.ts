@@ -8,10 +8,10 @@
  * @module
  */
 import type { ChipDataset } from "../data/dataset.ts";
-import { plotLossCurve, smoothLoss } from "../data/plot.ts";
-import { encodePng } from "../data/png.ts";
-import { ProgressLine } from "../data/progress.ts";
-import { TensorBoardWriter } from "../data/tensorboard.ts";
+import { plotLossCurve, smoothLoss } from "../report/plot.ts";
+import { encodePng } from "../report/png.ts";
+import { ProgressLine } from "../report/progress.ts";
+import { TensorBoardWriter } from "../report/tensorboard.ts";
 import {
   resultsGrid,
   sampleValidation,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createCanvas, drawImage, drawLine, fillRect, type Rgb, type RgbaCanvas } from "../../data/draw.ts";
+import { createCanvas, drawImage, drawLine, fillRect, type Rgb, type RgbaCanvas } from "../../report/draw.ts";
 
 const BLACK: Rgb = [0, 0, 0];
 const RED: Rgb = [255, 0, 0];

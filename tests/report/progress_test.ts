@@ -7,7 +7,7 @@ import {
   ProgressLine,
   type ProgressStream,
   RateMeter,
-} from "../../data/progress.ts";
+} from "../../report/progress.ts";
 
 /** A stream that records what is written, and a clock the test moves by hand. */
 function fakeOutput(isTTY: boolean): { stream: ProgressStream; text: () => string; clock: { ms: number } } {
@@ -122,7 +122,7 @@ Deno.test("an unfinished ProgressLine on a terminal does not keep the process al
   try {
     await Deno.writeTextFile(
       script,
-      `import { ProgressLine } from "${new URL("../../data/progress.ts", import.meta.url).href}";
+      `import { ProgressLine } from "${new URL("../../report/progress.ts", import.meta.url).href}";
       const progress = new ProgressLine({ total: 10, stream: { isTTY: true, write: () => true } });
       progress.update(1);
       console.log("returned");`,

@@ -4,12 +4,12 @@
  * stretch), [−1, 1] model tensors mapped like the metrics do, nodata transparent.
  * @module
  */
-import type { OutputOptions } from "./files.ts";
-import { signedUnitToByte } from "./metrics.ts";
+import type { OutputOptions } from "../data/files.ts";
+import { signedUnitToByte } from "../data/metrics.ts";
 import { writePng } from "./png.ts";
 import type { RgbaImage } from "./png.ts";
-import { openRaster } from "./raster.ts";
-import { BandStatisticsAccumulator, validMask } from "./stats.ts";
+import { openRaster } from "../data/raster.ts";
+import { BandStatisticsAccumulator, validMask } from "../data/stats.ts";
 
 /**
  * How values become 0–255: "none" (already 0–255, rounded and clamped), "percentile" (2–98% per band),

@@ -4,7 +4,7 @@
  * @module
  */
 import { encode } from "fast-png";
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../data/errors.ts";
 import {
   assertOutputFree,
   ensureParentDir,
@@ -12,7 +12,7 @@ import {
   type OutputOptions,
   removeQuietly,
   temporarySibling,
-} from "./files.ts";
+} from "../data/files.ts";
 
 /** An 8-bit RGBA image, row-major, 4 bytes per pixel (what previews and plot grids produce). */
 export interface RgbaImage {

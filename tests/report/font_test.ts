@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createCanvas, type Rgb, type RgbaCanvas } from "../../data/draw.ts";
-import { drawText, GLYPH_HEIGHT, GLYPH_WIDTH, textWidth } from "../../data/font.ts";
+import { createCanvas, type Rgb, type RgbaCanvas } from "../../report/draw.ts";
+import { drawText, GLYPH_HEIGHT, GLYPH_WIDTH, textWidth } from "../../report/font.ts";
 
 const INK: Rgb = [0, 0, 0];
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DataError } from "../../data/errors.ts";
-import { decodeRecords, encodeRecord, maskedCrc32c, RecordError } from "../../data/tfrecord.ts";
+import { decodeRecords, encodeRecord, maskedCrc32c, RecordError } from "../../report/tfrecord.ts";
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import { encode } from "fast-png";
-import { FILE_VERSION, listEventFiles, readEventFile, TensorBoardWriter } from "../../data/tensorboard.ts";
+import { FILE_VERSION, listEventFiles, readEventFile, TensorBoardWriter } from "../../report/tensorboard.ts";
 
 /** A 3×2 RGBA PNG with distinct pixels. */
 function samplePng(): Uint8Array {

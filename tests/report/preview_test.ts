@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { decode } from "fast-png";
 import { DataError } from "../../data/errors.ts";
-import { encodePng, writePng } from "../../data/png.ts";
-import { previewImage, rasterPreview, writeRasterPreview } from "../../data/preview.ts";
-import { RASTERS, withTempDir } from "./helpers.ts";
+import { encodePng, writePng } from "../../report/png.ts";
+import { previewImage, rasterPreview, writeRasterPreview } from "../../report/preview.ts";
+import { RASTERS, withTempDir } from "../data/helpers.ts";
 
 Deno.test("encodePng: RGBA, grey, RGB and 16-bit grey decode back to the same samples", () => {
   const rgba = { width: 2, height: 1, data: new Uint8Array([1, 2, 3, 255, 4, 5, 6, 128]) };

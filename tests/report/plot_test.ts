@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createCanvas, type Rgb, type RgbaCanvas } from "../../data/draw.ts";
-import { GLYPH_HEIGHT } from "../../data/font.ts";
+import { createCanvas, type Rgb, type RgbaCanvas } from "../../report/draw.ts";
+import { GLYPH_HEIGHT } from "../../report/font.ts";
 import {
   formatTick,
   imageGrid,
@@ -11,7 +11,7 @@ import {
   RAW_LOSS_COLOR,
   SMOOTHED_LOSS_COLOR,
   smoothLoss,
-} from "../../data/plot.ts";
+} from "../../report/plot.ts";
 
 const TEXT: Rgb = [40, 40, 40];
 
