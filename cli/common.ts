@@ -98,3 +98,13 @@ export function printJson(value: unknown): void {
 export function formatBytes(bytes: number): string {
   return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
+
+/** Parses `x,y,width,height` in pixels. */
+export function parseRegion(value: string): { x: number; y: number; width: number; height: number } {
+  const parts = parseIntList(value);
+  if (parts.length !== 4 || parts.some((p) => p < 0) || parts[2] === 0 || parts[3] === 0) {
+    throw new InvalidArgumentError(`"${value}" is not x,y,width,height in pixels.`);
+  }
+  const [x, y, width, height] = parts as [number, number, number, number];
+  return { x, y, width, height };
+}

@@ -6,18 +6,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { exportTiles } from "../data/export.ts";
 import { ProgressLine } from "../report/progress.ts";
-import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { parseBands, parseIntList, parseNumber, parsePositiveInt, printJson, runCommand } from "./common.ts";
-
-/** Parses `x,y,width,height` in pixels. */
-function parseRegion(value: string): { x: number; y: number; width: number; height: number } {
-  const parts = parseIntList(value);
-  if (parts.length !== 4 || parts.some((p) => p < 0) || parts[2] === 0 || parts[3] === 0) {
-    throw new InvalidArgumentError(`"${value}" is not x,y,width,height in pixels.`);
-  }
-  const [x, y, width, height] = parts as [number, number, number, number];
-  return { x, y, width, height };
-}
+import { parseBands, parseNumber, parsePositiveInt, parseRegion, printJson, runCommand } from "./common.ts";
 
 /** The `export` command. */
 export const exportCommand = new Command("export")

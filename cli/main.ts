@@ -8,6 +8,7 @@ import { SR3_VERSION } from "../kernels/version.ts";
 import { EXIT } from "./common.ts";
 import { infoCommand } from "./info.ts";
 import { exportCommand } from "./export.ts";
+import { degradeCommand } from "./degrade.ts";
 import { metricsCommand } from "./metrics.ts";
 import { trainCommand } from "./train.ts";
 import { upscaleCommand } from "./upscale.ts";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   const commands = [
     infoCommand,
     exportCommand,
+    degradeCommand,
     trainCommand,
     upscaleCommand,
     evalCommand,

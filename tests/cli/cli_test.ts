@@ -445,3 +445,44 @@ Deno.test(
     await Deno.remove(dir, { recursive: true });
   },
 );
+
+Deno.test("degrade writes the ×factor coarser window, georeferenced; bad windows get one line", async () => {
+  const dir = await Deno.makeTempDir();
+  const run = await sr3([
+    "degrade",
+    RASTERS.osbsLzw,
+    "--factor",
+    "4",
+    "--region",
+    "8,16,64,32",
+    "--out",
+    `${dir}/lr.tif`,
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  const source = await readRaster(RASTERS.osbsLzw);
+  const lr = await readRaster(`${dir}/lr.tif`);
+  assert.deepEqual([lr.info.width, lr.info.height, lr.info.dataType], [16, 8, source.info.dataType]);
+  const g = source.info.geo!;
+  assert.deepEqual(lr.info.geo, {
+    ...scaleGeo(
+      { ...g, originX: g.originX + 8 * g.pixelSizeX, originY: g.originY + 16 * g.pixelSizeY },
+      1 / 4,
+    ),
+  });
+  for (const region of ["390,0,16,16", "0,0,30,32"]) {
+    const bad = await sr3([
+      "degrade",
+      RASTERS.osbsLzw,
+      "--factor",
+      "4",
+      "--region",
+      region,
+      "--out",
+      `${dir}/bad.tif`,
+    ]);
+    assert.equal(bad.code, 1, region);
+    assert.equal(ownLines(bad.stderr).length, 1, bad.stderr);
+    assert.ok(!(await exists(`${dir}/bad.tif`)));
+  }
+  await Deno.remove(dir, { recursive: true });
+});
