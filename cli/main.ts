@@ -22,7 +22,7 @@ export function buildProgram(): Command {
   const program = new Command("sr3")
     .description(
       "SR3 diffusion super-resolution for satellite and aerial imagery, on WebGPU.\n" +
-        "Workflow: export chips → train → upscale → eval.",
+        "Workflow: export chips → train → degrade a test scene → upscale → metrics / eval.",
     )
     .version(SR3_VERSION)
     .showHelpAfterError("(run with --help for usage)")
@@ -45,9 +45,20 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * The arguments to parse: an unknown command keeps only its name, so that `sr3 upscal --help` is the
+ * usage error it is ("did you mean upscale?", exit 2) rather than the global help.
+ */
+export function argumentsToParse(program: Command, args: readonly string[]): string[] {
+  const first = args[0];
+  const known = program.commands.some((c) => c.name() === first || c.aliases().includes(first ?? ""));
+  return first && !first.startsWith("-") && first !== "help" && !known ? [first] : [...args];
+}
+
 if (import.meta.main) {
   try {
-    await buildProgram().parseAsync(Deno.args, { from: "user" });
+    const program = buildProgram();
+    await program.parseAsync(argumentsToParse(program, Deno.args), { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and --version exit 0; every other commander error is a usage error.

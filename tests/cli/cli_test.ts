@@ -178,14 +178,26 @@ Deno.test("bad inputs get one line naming the file, exit 1, and no output file",
 });
 
 Deno.test("usage errors exit 2 with a suggestion; every command's --help has examples", async () => {
-  const typo = await sr3(["upscal"]);
-  assert.equal(typo.code, 2);
-  assert.match(typo.stderr, /Did you mean upscale\?/);
+  for (const args of [["upscal"], ["upscal", "--help"]]) {
+    const typo = await sr3(args);
+    assert.equal(typo.code, 2, args.join(" "));
+    assert.match(typo.stderr, /Did you mean upscale\?/);
+  }
   const badNumber = await sr3(["export", RASTERS.osbsLzw, "--out", "/tmp/x", "--chip-size", "big"]);
   assert.equal(badNumber.code, 2);
   assert.match(badNumber.stderr, /"big" is not a number/);
   for (
-    const command of ["info", "export", "train", "upscale", "eval", "metrics", "summary", "import-torch"]
+    const command of [
+      "info",
+      "export",
+      "degrade",
+      "train",
+      "upscale",
+      "eval",
+      "metrics",
+      "summary",
+      "import-torch",
+    ]
   ) {
     const help = await sr3([command, "--help"]);
     assert.equal(help.code, 0, `${command} --help`);
