@@ -13,8 +13,8 @@ export const degradeCommand = new Command("degrade")
     "downsample a raster ×factor by antialiased bicubic (as training pairs are made), georeferenced",
   )
   .argument("<hr>", "high-resolution raster")
-  .requiredOption("--out <lr.tif>", "output GeoTIFF (refused if it exists, unless --overwrite)")
-  .requiredOption("--factor <n>", "downsampling factor, e.g. 4", parsePositiveInt)
+  .requiredOption("--out <lr.tif>", "(required) output GeoTIFF (refused if it exists, unless --overwrite)")
+  .requiredOption("--factor <n>", "(required) downsampling factor, e.g. 4", parsePositiveInt)
   .option("--bands <list>", "1-based bands (default: all)", parseBands)
   .option(
     "--region <x,y,w,h>",

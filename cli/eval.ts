@@ -23,7 +23,7 @@ import {
 export const evalCommand = new Command("eval")
   .description("PSNR/SSIM of SR3 vs bicubic on validation chips, plus a PNG grid LR | bicubic | SR3 | HR")
   .argument("<data-dir>", "chips (sr3 export output)")
-  .requiredOption("--model <dir>", "trained model directory")
+  .requiredOption("--model <dir>", "(required) trained model directory")
   .addOption(presetOption())
   .addOption(samplerOption())
   .addOption(stepsOption())

@@ -13,8 +13,11 @@ import { parsePositiveInt, printJson, runCommand } from "./common.ts";
 export const importTorchCommand = new Command("import-torch")
   .description("import a PyTorch SR3 reference checkpoint (state dict saved as safetensors)")
   .argument("<weights>", "the reference's *_gen.pth state dict saved as .safetensors")
-  .requiredOption("--config <json>", "the reference's JSON config (e.g. config/sr_sr3_16_128.json)")
-  .requiredOption("--out <dir>", "new sr3 model directory")
+  .requiredOption(
+    "--config <json>",
+    "(required) the reference's JSON config (e.g. config/sr_sr3_16_128.json)",
+  )
+  .requiredOption("--out <dir>", "(required) new sr3 model directory")
   .option(
     "--downsample-factor <n>",
     "HR/LR factor, if the config's datasets section does not give it",

@@ -60,7 +60,7 @@ const RUN_SETTINGS = new Set([
 export const trainCommand = new Command("train")
   .description("train an SR3 model on a folder of chips (sr3 export output, or any images)")
   .argument("<data-dir>", "chips: images/ (and labels/) as written by sr3 export")
-  .requiredOption("--out <model-dir>", "model directory (checkpoints, model.json, logs)")
+  .requiredOption("--out <model-dir>", "(required) model directory (checkpoints, model.json, logs)")
   .option("--resume", "continue the run in --out from its last checkpoint")
   .option("--epochs <n>", "epochs to train (default 1 unless --steps)", parsePositiveInt)
   .option("--steps <n>", "optimizer steps to train (overrides --epochs)", parsePositiveInt)
