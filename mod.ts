@@ -64,7 +64,6 @@ export {
   resolveSampling,
 } from "./diffusion/inference.ts";
 export {
-  formulationDenoiser,
   type ModelParts,
   residualToImage,
   resolveBatch,

@@ -9,11 +9,16 @@ import { reshape } from "../nn/ops/reshape.ts";
 import { concat } from "../nn/ops/shape.ts";
 import type { Tensor } from "../nn/tensor.ts";
 import type { UNet } from "../nn/unet.ts";
+import { epsilonFromPrediction, type PredictionTarget } from "./formulation.ts";
 import type { Denoiser } from "./samplers/plan.ts";
 
-/** ε̂ = UNet(concat([condition, x]), γ). */
-export function unetDenoiser(model: UNet): Denoiser {
-  return (x, condition, noiseLevels) => model.forward(concat([condition, x], 1), noiseLevels);
+/**
+ * ε̂ from UNet(concat([condition, x]), γ): the output itself for an ε-predicting UNet, converted for one
+ * that predicts x0 or v ({@link epsilonFromPrediction}).
+ */
+export function unetDenoiser(model: UNet, target: PredictionTarget = "eps"): Denoiser {
+  return (x, condition, noiseLevels) =>
+    epsilonFromPrediction(target, model.forward(concat([condition, x], 1), noiseLevels), x, noiseLevels);
 }
 
 /**

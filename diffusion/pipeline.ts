@@ -19,7 +19,8 @@ import type { MeanNet } from "../nn/mean_net.ts";
 import { concat } from "../nn/ops/shape.ts";
 import { getRuntime, Tensor } from "../nn/tensor.ts";
 import type { UNet } from "../nn/unet.ts";
-import { epsilonFromPrediction, type Formulation } from "./formulation.ts";
+import { unetDenoiser } from "./denoisers.ts";
+import type { Formulation } from "./formulation.ts";
 import { type Denoiser, sample, type SampleOptions, type SamplerName } from "./samplers/mod.ts";
 import type { ScheduleTables } from "./schedule.ts";
 
@@ -68,12 +69,6 @@ export interface ResolvedBatch {
   std: Float32Array | null;
   /** The mean predictor's estimate (residual models), else null. */
   mean: Float32Array | null;
-}
-
-/** ε̂ from the UNet for any prediction target: condition and x concatenated, as SR3 trains it. */
-export function formulationDenoiser(unet: UNet, formulation: Formulation): Denoiser {
-  return (x, condition, levels) =>
-    epsilonFromPrediction(formulation.target, unet.forward(concat([condition, x], 1), levels), x, levels);
 }
 
 /** Per-pixel mean and standard deviation over K samples stored as K consecutive batches of `size`. */
@@ -152,60 +147,67 @@ export async function resolveBatch(
   settings: SamplingSettings = {},
   ema: EMA | null = null,
 ): Promise<ResolvedBatch> {
+  const { unet, meanNet, formulation } = parts;
+  const type = settings.samplingType ?? "ddim";
+  if ((formulation.kind === "residual" || type === "mean") && !meanNet) {
+    throw new DataError(`sampling "${type}" needs a mean predictor; this model has none (formulation sr3)`);
+  }
   const k = Math.max(1, Math.floor(settings.samples ?? 1));
   const chunk = Math.max(1, Math.floor(samplerBatchLimit() / k));
-  if (shape.batch <= chunk) return await resolveChunk(parts, lr, lrUp, shape, settings, ema);
-  // Chunks in order; each chunk's seed is offset so that no two chunks share noise.
-  const hrSize = shape.channels * shape.height * shape.width;
-  const lrSize = shape.channels * shape.lrHeight * shape.lrWidth;
-  const pieces: ResolvedBatch[] = [];
-  for (let start = 0, index = 0; start < shape.batch; start += chunk, index++) {
-    const n = Math.min(chunk, shape.batch - start);
-    pieces.push(
-      await resolveChunk(
-        parts,
-        lr.subarray(start * lrSize, (start + n) * lrSize),
-        lrUp.subarray(start * hrSize, (start + n) * hrSize),
-        { ...shape, batch: n },
-        { ...settings, seed: (settings.seed ?? 0) + 104729 * index },
-        ema,
-      ),
-    );
-  }
-  const join = (pick: (r: ResolvedBatch) => Float32Array | null): Float32Array | null => {
-    if (pieces.some((r) => pick(r) === null)) return null;
-    const out = new Float32Array(shape.batch * hrSize);
-    let at = 0;
-    for (const r of pieces) {
-      out.set(pick(r)!, at);
-      at += pick(r)!.length;
+  const states = [unet.training, meanNet?.training ?? false];
+  unet.setTraining(false);
+  meanNet?.setTraining(false);
+  ema?.swap();
+  try {
+    if (shape.batch <= chunk) return await resolveChunk(parts, lr, lrUp, shape, settings, k);
+    // Chunks in order; each chunk's seed is offset so that no two chunks share noise.
+    const hrSize = shape.channels * shape.height * shape.width;
+    const lrSize = shape.channels * shape.lrHeight * shape.lrWidth;
+    const pieces: ResolvedBatch[] = [];
+    for (let start = 0, index = 0; start < shape.batch; start += chunk, index++) {
+      const n = Math.min(chunk, shape.batch - start);
+      pieces.push(
+        await resolveChunk(
+          parts,
+          lr.subarray(start * lrSize, (start + n) * lrSize),
+          lrUp.subarray(start * hrSize, (start + n) * hrSize),
+          { ...shape, batch: n },
+          { ...settings, seed: (settings.seed ?? 0) + 104729 * index },
+          k,
+        ),
+      );
     }
-    return out;
-  };
-  return { sr: join((r) => r.sr)!, std: join((r) => r.std), mean: join((r) => r.mean) };
+    const join = (pick: (r: ResolvedBatch) => Float32Array | null): Float32Array | null => {
+      if (pieces.some((r) => pick(r) === null)) return null;
+      const out = new Float32Array(shape.batch * hrSize);
+      let at = 0;
+      for (const r of pieces) {
+        out.set(pick(r)!, at);
+        at += pick(r)!.length;
+      }
+      return out;
+    };
+    return { sr: join((r) => r.sr)!, std: join((r) => r.std), mean: join((r) => r.mean) };
+  } finally {
+    ema?.swap();
+    unet.setTraining(states[0]!);
+    meanNet?.setTraining(states[1]!);
+  }
 }
 
-/** {@link resolveBatch} for a batch the sampler takes in one run. */
+/** {@link resolveBatch} for a batch the sampler takes in one run (networks already in eval mode). */
 async function resolveChunk(
   parts: ModelParts,
   lr: Float32Array,
   lrUp: Float32Array,
   shape: BatchShape,
   settings: SamplingSettings,
-  ema: EMA | null,
+  k: number,
 ): Promise<ResolvedBatch> {
   const { unet, meanNet, formulation } = parts;
   const { batch: n, channels: c, height: h, width: w, lrHeight, lrWidth } = shape;
   const residual = formulation.kind === "residual";
   const type = settings.samplingType ?? "ddim";
-  if ((residual || type === "mean") && !meanNet) {
-    throw new DataError(`sampling "${type}" needs a mean predictor; this model has none (formulation sr3)`);
-  }
-  const k = Math.max(1, Math.floor(settings.samples ?? 1));
-  const states = [unet.training, meanNet?.training ?? false];
-  unet.setTraining(false);
-  meanNet?.setTraining(false);
-  ema?.swap();
   const owned: Tensor[] = [];
   const keep = <T extends Tensor>(t: T): T => (owned.push(t), t);
   try {
@@ -218,7 +220,7 @@ async function resolveChunk(
     const meanHost = mean ? await mean.read() : null;
     if (type === "mean") return { sr: meanHost!, std: null, mean: meanHost };
     const condition = residual ? mean! : up;
-    const samples = await sampleRepeated(type, formulationDenoiser(unet, formulation), condition, k, {
+    const samples = await sampleRepeated(type, unetDenoiser(unet, formulation.target), condition, k, {
       schedule: parts.schedule,
       steps: settings.nTimestep,
       seed: settings.seed ?? 0,
@@ -235,8 +237,5 @@ async function resolveChunk(
     return { sr: stats.mean, std: stats.std, mean: meanHost };
   } finally {
     for (const t of owned) t.dispose();
-    ema?.swap();
-    unet.setTraining(states[0]!);
-    meanNet?.setTraining(states[1]!);
   }
 }
