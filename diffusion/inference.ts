@@ -79,6 +79,10 @@ export function resolveSampling(
     : preset
     ? defaultInference(kind).presets[preset]
     : UNRECORDED_DEFAULT;
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  return { ...base, ...defined };
+  return { ...base, ...definedFields(overrides) };
+}
+
+/** The fields of `value` that are set: spread over defaults, an unset option must not erase one. */
+export function definedFields<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -28,7 +28,7 @@ import {
 } from "./evaluate.ts";
 import type { FitResult } from "./fit.ts";
 import { type Formulation, SR3_FORMULATION } from "./formulation.ts";
-import { defaultInference, type InferencePreset, resolveSampling } from "./inference.ts";
+import { defaultInference, definedFields, type InferencePreset, resolveSampling } from "./inference.ts";
 import {
   type ModelDefinition,
   newModelDefinition,
@@ -119,7 +119,7 @@ export class SuperResolution {
       ...knobs
     } = options;
     const unet = unetConfig(preset ?? "arcgis", {
-      ...stripUndefined(knobs),
+      ...definedFields(knobs),
       bands: dataset.bandCount,
       imageSize: dataset.chipSize,
     });
@@ -366,8 +366,4 @@ async function ensureRuntime(): Promise<void> {
   } catch {
     await tuneGemmFamily(await initRuntime());
   }
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

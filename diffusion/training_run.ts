@@ -265,12 +265,8 @@ export class TrainingRun {
   }
 }
 
-/** The trainer's options out of fit()'s. */
+/** The trainer's options out of fit()'s (unset fields stay unset: the Trainer and state.json skip them). */
 function trainerOptions(options: RunOptions): TrainerOptions {
   const { lr, loss, emaDecay, gradClip, weightDecay, seed, lossRingSize } = options;
-  return Object.fromEntries(
-    Object.entries({ lr, loss, emaDecay, gradClip, weightDecay, seed, lossRingSize }).filter(([, v]) =>
-      v !== undefined
-    ),
-  ) as TrainerOptions;
+  return { lr, loss, emaDecay, gradClip, weightDecay, seed, lossRingSize };
 }
