@@ -25,15 +25,45 @@ import type { Trainer } from "./trainer.ts";
 /** Which network a loop trains: the diffusion UNet, or a residual model's mean predictor (first stage). */
 export type TrainingStage = "diffusion" | "mean";
 
-/** File names of a stage's log, curve and validation grid in the model directory. */
-export function stageFiles(stage: TrainingStage): { log: string; curve: string; grid: string } {
-  const prefix = stage === "mean" ? "mean_" : "";
-  return {
-    log: stage === "mean" ? "mean_train_log.jsonl" : "train_log.jsonl",
-    curve: `${prefix}loss.png`,
-    grid: `${prefix}validation.png`,
-  };
+/** How a stage names its files, curves, TensorBoard tags and progress lines. */
+interface StageNames {
+  /** Training log, loss curve and validation grid in the model directory. */
+  log: string;
+  curve: string;
+  grid: string;
+  /** Loss-curve title. */
+  title: string;
+  /** Progress-line label. */
+  label: string;
+  /** TensorBoard tag prefixes of training and validation scalars. */
+  trainTag: string;
+  validationTag: string;
+  /** What validation scores. */
+  scored: string;
 }
+
+const STAGE_NAMES: Readonly<Record<TrainingStage, StageNames>> = {
+  diffusion: {
+    log: "train_log.jsonl",
+    curve: "loss.png",
+    grid: "validation.png",
+    title: "SR3 training loss",
+    label: "train",
+    trainTag: "train",
+    validationTag: "val",
+    scored: "SR3",
+  },
+  mean: {
+    log: "mean_train_log.jsonl",
+    curve: "mean_loss.png",
+    grid: "mean_validation.png",
+    title: "Mean predictor training loss (L1)",
+    label: "train mean",
+    trainTag: "mean",
+    validationTag: "mean_val",
+    scored: "mean",
+  },
+};
 
 /** Options of the training loop (arcgis `fit()` plus sr3's monitoring knobs). */
 export interface FitOptions {
@@ -149,14 +179,14 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
   const checkpointEvery = options.checkpointEvery ?? 500;
   const validateEvery = options.validateEvery ?? 1000;
   const maxNonFinite = options.maxNonFinite ?? 20;
-  const files = stageFiles(host.stage);
-  const logPath = `${options.outDir}/${files.log}`;
+  const names = STAGE_NAMES[host.stage];
+  const logPath = `${options.outDir}/${names.log}`;
   await Deno.mkdir(options.outDir, { recursive: true });
   const history = await readLog(logPath, trainer.step);
   const tensorboard = options.tensorboard ? TensorBoardWriter.open(options.tensorboard) : null;
   if (tensorboard && trainer.step > 0) tensorboard.addSessionStart(trainer.step);
   const progress = options.progress === false ? null : new ProgressLine({
-    label: host.stage === "mean" ? "train mean" : "train",
+    label: names.label,
     unit: "step",
     total: target,
   });
@@ -179,9 +209,8 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
 
   const writeCurve = async (): Promise<void> => {
     if (history.length < 2) return;
-    const title = host.stage === "mean" ? "Mean predictor training loss (L1)" : "SR3 training loss";
-    const png = encodePng(plotLossCurve(history, { title, logScale: true }));
-    await Deno.writeFile(`${options.outDir}/${files.curve}`, png);
+    const png = encodePng(plotLossCurve(history, { title: names.title, logScale: true }));
+    await Deno.writeFile(`${options.outDir}/${names.curve}`, png);
   };
 
   try {
@@ -213,7 +242,7 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
           };
           await Deno.writeTextFile(logPath, JSON.stringify(line) + "\n", { append: true });
         }
-        const tag = host.stage === "mean" ? "mean" : "train";
+        const tag = names.trainTag;
         tensorboard?.addScalars(
           { [`${tag}/loss`]: smoothed ?? NaN, [`${tag}/lr`]: trainer.optimizer.lr },
           step,
@@ -276,10 +305,10 @@ async function validate(
   if (batches.length === 0) return;
   const label = samplingLabel(sampling);
   const scores = scoreBatches(batches, label);
-  const files = stageFiles(host.stage);
+  const names = STAGE_NAMES[host.stage];
   const png = resultsGrid(batches, options.validationChips ?? 4, label, `step ${step}`);
-  await Deno.writeFile(`${options.outDir}/${files.grid}`, png);
-  const tag = host.stage === "mean" ? "mean_val" : "val";
+  await Deno.writeFile(`${options.outDir}/${names.grid}`, png);
+  const tag = names.validationTag;
   tensorboard?.addScalars({
     [`${tag}/psnr`]: scores.sr3.PSNR,
     [`${tag}/ssim`]: scores.sr3.SSIM,
@@ -288,7 +317,7 @@ async function validate(
   }, step);
   tensorboard?.addImage(`${tag}/LR_bicubic_SR3_HR`, png, step);
   await Deno.writeTextFile(
-    `${options.outDir}/${files.log}`,
+    `${options.outDir}/${names.log}`,
     JSON.stringify({
       step,
       validation: true,
@@ -301,9 +330,8 @@ async function validate(
     }) + "\n",
     { append: true },
   );
-  const what = host.stage === "mean" ? "mean" : "SR3";
   progress?.log(
-    `validation @ step ${step} (${label}, ${scores.chips} chips): ${what} PSNR ${
+    `validation @ step ${step} (${label}, ${scores.chips} chips): ${names.scored} PSNR ${
       scores.sr3.PSNR.toFixed(2)
     } dB ` +
       `SSIM ${scores.sr3.SSIM.toFixed(3)} | bicubic PSNR ${scores.bicubic.PSNR.toFixed(2)} dB ` +
