@@ -17,6 +17,7 @@ import { imageMetrics } from "../data/metrics.ts";
 import { normalize } from "../data/normalize.ts";
 import { readRaster } from "../data/raster.ts";
 import { resizeBicubic } from "../data/resample.ts";
+import { type MetricPair, metricPair } from "../diffusion/evaluate.ts";
 import type { InferencePreset } from "../diffusion/inference.ts";
 import { SuperResolution } from "../diffusion/super_resolution.ts";
 import { printTable } from "./model.ts";
@@ -59,7 +60,8 @@ const SITES: Site[] = [
   },
 ];
 
-type Scores = { PSNR: number; SSIM: number; SAM: number; ERGAS: number; HF: number };
+/** Every metric; with the factor known, ERGAS and HF are always computed. */
+type Scores = Required<MetricPair>;
 
 function average(list: Scores[]): Scores {
   const out = { PSNR: 0, SSIM: 0, SAM: 0, ERGAS: 0, HF: 0 };
@@ -92,10 +94,8 @@ export async function generalisation(
       const pixels = pair.size * pair.size;
       const signed = (native: Float32Array) => normalize(native, pixels, sr.definition.normalization);
       const truth = signed(pair.hr);
-      const score = (image: Float32Array): Scores => {
-        const m = imageMetrics(signed(image), truth, pair.size, pair.size, { factor });
-        return { PSNR: m.psnr, SSIM: m.ssim, SAM: m.sam, ERGAS: m.ergas!, HF: m.highFrequencyRatio! };
-      };
+      const score = (image: Float32Array): Scores =>
+        metricPair(imageMetrics(signed(image), truth, pair.size, pair.size, { factor })) as Scores;
       perMethod.get("bicubic")!.push(
         score(resizeBicubic(pair.lr, pair.lrSize, pair.lrSize, pair.size, pair.size)),
       );

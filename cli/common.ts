@@ -7,6 +7,7 @@ import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { DataError } from "../data/errors.ts";
 import { DeviceError, ShapeError } from "../kernels/errors.ts";
 import { SafetensorsError } from "../nn/safetensors.ts";
+import type { MetricPair } from "../diffusion/evaluate.ts";
 
 /** Exit codes: 0 ok, 1 the work failed (bad input file, device problem), 2 bad usage. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -107,4 +108,38 @@ export function parseRegion(value: string): { x: number; y: number; width: numbe
   }
   const [x, y, width, height] = parts as [number, number, number, number];
   return { x, y, width, height };
+}
+
+/** The table's columns: header, how wide, and how a value prints (NaN: undefined, e.g. a black image). */
+const METRIC_COLUMNS: {
+  header: string;
+  width: number;
+  format: (m: MetricPair) => number | undefined;
+  digits: number;
+}[] = [
+  { header: "PSNR (dB)", width: 9, format: (m) => m.PSNR, digits: 2 },
+  { header: "SSIM", width: 6, format: (m) => m.SSIM, digits: 4 },
+  { header: "SAM (°)", width: 7, format: (m) => m.SAM, digits: 2 },
+  { header: "ERGAS", width: 6, format: (m) => m.ERGAS, digits: 2 },
+  { header: "HF ratio", width: 8, format: (m) => m.HF, digits: 3 },
+];
+
+function formatValue(value: number, digits: number): string {
+  if (Number.isNaN(value)) return "n/a";
+  if (value === Infinity) return "inf";
+  return value.toFixed(digits);
+}
+
+/** A metrics table: one row per scored image, one column per metric that was computed. */
+export function formatMetricsTable(rows: [string, MetricPair][]): string[] {
+  const columns = METRIC_COLUMNS.filter((column) => rows.some(([, m]) => column.format(m) !== undefined));
+  const labelWidth = Math.max(...rows.map(([label]) => label.length));
+  const line = (label: string, cells: string[]) =>
+    [label.padEnd(labelWidth), ...cells.map((cell, i) => cell.padStart(columns[i]!.width))].join("   ");
+  return [
+    line("", columns.map((column) => column.header)),
+    ...rows.map(([label, m]) =>
+      line(label, columns.map((column) => formatValue(column.format(m) ?? Number.NaN, column.digits)))
+    ),
+  ];
 }

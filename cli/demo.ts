@@ -22,6 +22,8 @@ import { encodePng } from "../report/png.ts";
 import { exportTiles } from "../data/export.ts";
 import { removeQuietly } from "../data/files.ts";
 import { prepareData, SuperResolution } from "../diffusion/super_resolution.ts";
+import { type MetricPair, metricPair } from "../diffusion/evaluate.ts";
+import { formatMetricsTable } from "./common.ts";
 import { getRuntime } from "../nn/tensor.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -64,11 +66,9 @@ async function upscaleHeldBack(): Promise<Record<string, unknown>> {
     normalize(native, size * size, sr.definition.normalization);
   const hrSigned = signed(hr);
   const bicubic = resizeBicubic(lr, lrSize, lrSize, size, size);
-  const results: Record<string, Record<string, number | string>> = {};
-  const score = (image: Float32Array) => {
-    const m = imageMetrics(signed(image), hrSigned, size, size, { factor: FACTOR });
-    return { PSNR: m.psnr, SSIM: m.ssim, SAM: m.sam, ERGAS: m.ergas!, HF: m.highFrequencyRatio! };
-  };
+  const results: Record<string, MetricPair & { seconds?: number; sampling?: string; path?: string }> = {};
+  const score = (image: Float32Array) =>
+    metricPair(imageMetrics(signed(image), hrSigned, size, size, { factor: FACTOR }));
   results.bicubic = score(bicubic);
   const images = [previewImage(lr, lrSize, lrSize), previewImage(bicubic, size, size)];
   let uncertainty: Float32Array | null = null;
@@ -120,16 +120,8 @@ async function upscaleHeldBack(): Promise<Record<string, unknown>> {
       "HF = energy above the LR Nyquist frequency relative to HR's (~0 blur, ~1 HR-like texture)",
   };
   await Deno.writeTextFile(`${OUT}/heldback_metrics.json`, JSON.stringify(report, null, 2) + "\n");
-  console.log("\n                     PSNR (dB)    SSIM   SAM (°)   ERGAS      HF");
-  for (const [name, m] of Object.entries(results)) {
-    const cell = (key: string, digits: number, width: number) =>
-      (m[key] as number).toFixed(digits).padStart(width);
-    console.log(
-      `  ${name.padEnd(16)} ${cell("PSNR", 2, 9)} ${cell("SSIM", 4, 7)} ${cell("SAM", 2, 9)} ${
-        cell("ERGAS", 2, 7)
-      } ${cell("HF", 3, 7)}`,
-    );
-  }
+  console.log();
+  for (const line of formatMetricsTable(Object.entries(results))) console.log(`  ${line}`);
   sr.dispose();
   return report;
 }

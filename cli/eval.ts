@@ -8,7 +8,7 @@ import { INFERENCE_PRESETS, type InferencePreset } from "../diffusion/inference.
 import type { MetricPair } from "../diffusion/evaluate.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";
 import { prepareData, SuperResolution } from "../diffusion/super_resolution.ts";
-import { parseNumber, parsePositiveInt, printJson, runCommand } from "./common.ts";
+import { formatMetricsTable, parseNumber, parsePositiveInt, printJson, runCommand } from "./common.ts";
 import {
   presetOption,
   samplerOption,
@@ -76,26 +76,10 @@ Bicubic is always scored on the same chips (and, for residual models, the mean p
         return printJson({ ...report, grid: options.grid });
       }
       console.log(`${report.chips} validation chips, ${report.sampling}:`);
-      const rows: [string, MetricPair | undefined][] = [
-        ["SR3", report.sr3],
-        ["mean", report.mean],
-        ["bicubic", report.bicubic],
-      ];
-      console.log(
-        `  ${"".padEnd(8)} ${"PSNR dB".padStart(8)} ${"SSIM".padStart(7)} ${"SAM °".padStart(6)} ${
-          "ERGAS".padStart(6)
-        } ${"HF".padStart(6)}`,
-      );
-      for (const [name, m] of rows) {
-        if (!m) continue;
-        const cell = (v: number | undefined, digits: number, width: number) =>
-          (v === undefined ? "n/a" : v.toFixed(digits)).padStart(width);
-        console.log(
-          `  ${name.padEnd(8)} ${cell(m.PSNR, 2, 8)} ${cell(m.SSIM, 4, 7)} ${cell(m.SAM, 2, 6)} ${
-            cell(m.ERGAS, 2, 6)
-          } ${cell(m.HF, 3, 6)}`,
-        );
-      }
+      const rows: [string, MetricPair][] = [["SR3", report.sr3]];
+      if (report.mean) rows.push(["mean", report.mean]);
+      rows.push(["bicubic", report.bicubic]);
+      for (const line of formatMetricsTable(rows)) console.log(`  ${line}`);
       console.log(`grid: ${options.grid}`);
       if (options.record) {
         console.log(`recorded as the "${options.record}" preset in ${options.model}/model.json`);

@@ -6,48 +6,15 @@
  */
 import { basename } from "node:path";
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
-import { type ImageMetrics, rasterMetrics } from "../data/metrics.ts";
-import { parseBands, parseNumber, printJson, runCommand } from "./common.ts";
+import { rasterMetrics } from "../data/metrics.ts";
+import { type MetricPair, metricPair } from "../diffusion/evaluate.ts";
+import { formatMetricsTable, parseBands, parseNumber, printJson, runCommand } from "./common.ts";
 
 /** Parses the scale factor: a number ≥ 1 (need not be an integer, e.g. 10 m → 4 m is 2.5). */
 function parseFactor(value: string): number {
   const factor = parseNumber(value);
   if (factor < 1) throw new InvalidArgumentError(`"${value}" is not a scale factor (a number ≥ 1).`);
   return factor;
-}
-
-/** The table's columns: header, how wide, and how a value prints (NaN: undefined, e.g. a black image). */
-const COLUMNS: {
-  header: string;
-  width: number;
-  format: (m: ImageMetrics) => number | undefined;
-  digits: number;
-}[] = [
-  { header: "PSNR (dB)", width: 9, format: (m) => m.psnr, digits: 2 },
-  { header: "SSIM", width: 6, format: (m) => m.ssim, digits: 4 },
-  { header: "SAM (°)", width: 7, format: (m) => m.sam, digits: 2 },
-  { header: "ERGAS", width: 6, format: (m) => m.ergas, digits: 2 },
-  { header: "HF ratio", width: 8, format: (m) => m.highFrequencyRatio, digits: 3 },
-];
-
-function formatValue(value: number, digits: number): string {
-  if (Number.isNaN(value)) return "n/a";
-  if (value === Infinity) return "inf";
-  return value.toFixed(digits);
-}
-
-/** One row per scored image, one column per metric that was computed. */
-function formatTable(rows: [string, ImageMetrics][]): string[] {
-  const columns = COLUMNS.filter((column) => rows.some(([, m]) => column.format(m) !== undefined));
-  const labelWidth = Math.max(...rows.map(([label]) => label.length));
-  const line = (label: string, cells: string[]) =>
-    [label.padEnd(labelWidth), ...cells.map((cell, i) => cell.padStart(columns[i]!.width))].join("   ");
-  return [
-    line("", columns.map((column) => column.header)),
-    ...rows.map(([label, m]) =>
-      line(label, columns.map((column) => formatValue(column.format(m) ?? Number.NaN, column.digits)))
-    ),
-  ];
 }
 
 /** The `metrics` command. */
@@ -81,9 +48,9 @@ export const metricsCommand = new Command("metrics")
         lowResolution: options.lr,
       });
       if (options.json) return printJson(result);
-      const rows: [string, ImageMetrics][] = [[basename(a), result]];
-      if (result.bicubic) rows.push(["bicubic", result.bicubic]);
-      for (const line of formatTable(rows)) console.log(line);
+      const rows: [string, MetricPair][] = [[basename(a), metricPair(result)]];
+      if (result.bicubic) rows.push(["bicubic", metricPair(result.bicubic)]);
+      for (const line of formatMetricsTable(rows)) console.log(line);
       const factor = result.factor === undefined ? "" : `, ×${result.factor}`;
       console.log(
         `(against ${basename(b)}: ${result.width}×${result.height}, ${result.bands} bands, ` +

@@ -48,6 +48,17 @@ export interface MetricPair {
   HF?: number;
 }
 
+/** One image's {@link ImageMetrics} under the report's keys (ERGAS and HF only when computed). */
+export function metricPair(m: ImageMetrics): MetricPair {
+  return {
+    PSNR: m.psnr,
+    SSIM: m.ssim,
+    SAM: m.sam,
+    ...(m.ergas === undefined ? {} : { ERGAS: m.ergas }),
+    ...(m.highFrequencyRatio === undefined ? {} : { HF: m.highFrequencyRatio }),
+  };
+}
+
 /** Running sums of per-chip metrics. */
 class Totals {
   count = 0;
@@ -55,11 +66,8 @@ class Totals {
 
   add(m: ImageMetrics): void {
     this.count++;
-    this.sums.PSNR += m.psnr;
-    this.sums.SSIM += m.ssim;
-    this.sums.SAM += m.sam ?? NaN;
-    this.sums.ERGAS += m.ergas ?? NaN;
-    this.sums.HF += m.highFrequencyRatio ?? NaN;
+    const pair = metricPair(m);
+    for (const key of Object.keys(this.sums) as (keyof MetricPair)[]) this.sums[key] += pair[key] ?? NaN;
   }
 
   average(): MetricPair {
