@@ -4,9 +4,10 @@
  * - `sr3` (the paper, the default): diffuse the HR image x0, condition on its bicubic upsampling.
  * - `residual` (SRDiff, Li et al. 2022; SR3's regression baseline as the mean): a mean predictor m
  *   (nn/mean_net.ts) estimates the HR image; the UNet diffuses r = (HR − m)·s conditioned on m, and the
- *   output is m + r̂/s. The scale s makes r roughly unit-variance (s = 1/std(HR − m) over training
- *   chips, measured when the diffusion stage starts), which is what a variance-preserving diffusion
- *   assumes of its data: unscaled residuals are ~10× smaller than the noise and would be drowned.
+ *   output is m + r̂/s. The scale s makes r roughly unit-variance (s = 1/RMS(HR − m) over training
+ *   chips, measured when the diffusion stage starts: residual_scale.ts), which is what a
+ *   variance-preserving diffusion assumes of its data: unscaled, the bundled model's residuals would be
+ *   ~19× smaller than the noise (s = 18.7) and drowned in it.
  *
  * Either can predict ε, x0 or v (Salimans & Ho 2022), with optional Min-SNR-γ loss weights (Hang et al.
  * 2023). With x_t = α·x0 + σ·ε, α = γ = √ᾱ, σ = √(1 − α²): v = α·ε − σ·x0, x0 = α·x_t − σ·v,
