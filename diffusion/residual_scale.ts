@@ -7,6 +7,7 @@
  */
 import type { ChipDataset } from "../data/dataset.ts";
 import type { MeanNet } from "../nn/mean_net.ts";
+import { tidy } from "../nn/tensor.ts";
 import { predictMean } from "./objectives.ts";
 
 /** Chips the scale is measured on (enough for a stable standard deviation, a few seconds of work). */
@@ -24,7 +25,8 @@ export async function measureResidualScale(
   let squares = 0;
   let count = 0;
   for (const batch of dataset.trainingBatches(batchSize, SCALE_CHIPS)) {
-    const mean = predictMean(meanNet, batch);
+    // tidy frees the uploaded LR and bicubic tensors; only the estimate outlives it.
+    const mean = tidy(() => predictMean(meanNet, batch));
     const values = await mean.read();
     mean.dispose();
     const { channels, height, width } = batch.shape;
