@@ -18,6 +18,7 @@ import {
 } from "./pack.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
+import { forSampleChunks, largestFitting } from "./sample_chunks.ts";
 import { expectShape, type TensorRef } from "./shape_math.ts";
 import { gemmFamily } from "./variants.ts";
 
@@ -117,21 +118,19 @@ export function conv2d(
 ): void {
   const g = conv2dGeometry(x.shape, w.shape, bias?.shape ?? null, options);
   expectShape(out.shape, g.outShape, "conv2d output");
-  const { samples, inChannels, kernel, padding } = g;
+  const { inChannels, kernel, padding } = g;
   const width = g.width + 2 * padding;
   const height = g.height + 2 * padding;
-  const fits = fitsTexture(rt, width, height, samples * texelsOf(inChannels)) &&
+  const sampleSize = x.size / g.samples;
+  const fits = (n: number): boolean =>
+    fitsTexture(rt, width, height, n * texelsOf(inChannels)) &&
     fitsTexture(rt, texelsOf(g.outChannels), 4 * kernel * kernel * texelsOf(inChannels)) &&
-    fitsLinear(rt, x.size) && fitsProduct(rt, samples * g.outHeight * g.outWidth, g.outChannels, 1);
-  if (family !== "register-tiled" || !fits) {
+    fitsLinear(rt, n * sampleSize) && fitsProduct(rt, n * g.outHeight * g.outWidth, g.outChannels, 1);
+  const chunk = family === "register-tiled" ? largestFitting(g.samples, fits) : 0;
+  if (chunk === 0) {
     workgroupTiled(rt, out, x, w, bias, g, "forward");
     return;
   }
-  const image = packImage(
-    rt,
-    { buffer: x.buffer, samples, channels: inChannels, height: g.height, width: g.width },
-    padding,
-  );
   const weights = packConvWeights(rt, {
     buffer: w.buffer,
     kernel,
@@ -146,24 +145,31 @@ export function conv2d(
     kxBase: 0,
     kxStep: 1,
   });
-  registerTiled(rt, out, image, weights, bias?.buffer ?? null, x.buffer, {
-    samples,
-    latticeWidth: g.outWidth,
-    latticeHeight: g.outHeight,
-    channels: inChannels,
-    tapsY: kernel,
-    tapsX: kernel,
-    inputStride: g.stride,
-    inputX: 0,
-    inputY: 0,
-    outChannels: g.outChannels,
-    outStep: 1,
-    outX: 0,
-    outY: 0,
-    outWidth: g.outWidth,
-    outHeight: g.outHeight,
+  forSampleChunks(rt, chunk, [x], [out], ([xs], [outs], samples) => {
+    const image = packImage(
+      rt,
+      { buffer: xs!.buffer, samples, channels: inChannels, height: g.height, width: g.width },
+      padding,
+    );
+    registerTiled(rt, outs!, image, weights, bias?.buffer ?? null, xs!.buffer, {
+      samples,
+      latticeWidth: g.outWidth,
+      latticeHeight: g.outHeight,
+      channels: inChannels,
+      tapsY: kernel,
+      tapsX: kernel,
+      inputStride: g.stride,
+      inputX: 0,
+      inputY: 0,
+      outChannels: g.outChannels,
+      outStep: 1,
+      outX: 0,
+      outY: 0,
+      outWidth: g.outWidth,
+      outHeight: g.outHeight,
+    });
+    rt.releaseTexture(image);
   });
-  rt.releaseTexture(image);
   rt.releaseTexture(weights);
 }
 
@@ -188,13 +194,39 @@ export function conv2dBackwardInput(
   const width = Math.max(border + g.outWidth, ...phases.map((ph) => reach(ph.x)));
   const height = Math.max(border + g.outHeight, ...phases.map((ph) => reach(ph.y)));
   const outTexels = texelsOf(g.outChannels);
-  const fits = fitsTexture(rt, width, height, g.samples * outTexels) &&
-    fitsTexture(rt, texelsOf(g.inChannels), 4 * g.kernel * g.kernel * outTexels) && fitsLinear(rt, dy.size) &&
-    phases.every((ph) => fitsProduct(rt, g.samples * ph.y.size * ph.x.size, g.inChannels, 1));
-  if (family !== "register-tiled" || !fits) {
+  const sampleSize = dy.size / g.samples;
+  const fits = (n: number): boolean =>
+    fitsTexture(rt, width, height, n * outTexels) &&
+    fitsTexture(rt, texelsOf(g.inChannels), 4 * g.kernel * g.kernel * outTexels) &&
+    fitsLinear(rt, n * sampleSize) &&
+    phases.every((ph) => fitsProduct(rt, n * ph.y.size * ph.x.size, g.inChannels, 1));
+  const chunk = family === "register-tiled" ? largestFitting(g.samples, fits) : 0;
+  if (chunk === 0) {
     workgroupTiled(rt, dx, dy, w, null, g, "input-grad");
     return;
   }
+  forSampleChunks(
+    rt,
+    chunk,
+    [dy],
+    [dx],
+    ([dys], [dxs], samples) =>
+      inputGradRegisterTiled(rt, dxs!, dys!, w, { ...g, samples }, phases, border, width, height),
+  );
+}
+
+/** The register-tiled input gradient: one packed dY, one dispatch per stride phase. */
+function inputGradRegisterTiled(
+  rt: Runtime,
+  dx: TensorRef,
+  dy: TensorRef,
+  w: TensorRef,
+  g: Conv2dGeometry,
+  phases: readonly Phase[],
+  border: number,
+  width: number,
+  height: number,
+): void {
   const image = packImage(
     rt,
     {

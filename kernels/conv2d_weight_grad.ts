@@ -25,6 +25,7 @@ import {
 import { reduceSum } from "./reduce.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
+import { forSampleChunks, largestFitting, sampleChunks } from "./sample_chunks.ts";
 import { expectShape, type TensorRef } from "./shape_math.ts";
 import { gemmFamily } from "./variants.ts";
 
@@ -63,17 +64,38 @@ export function conv2dBackwardWeight(
 ): void {
   const g = conv2dGeometry(x.shape, dw.shape, null, options);
   expectShape(dy.shape, g.outShape, "conv2d weight-grad dy");
-  const plan = registerTiledPlan(g);
-  const pixelTexels = plan.pixelTexels;
   // The last texel of a dY row stands for up to three pixels past OW; the texture reaches their
   // windows too (they meet dY's zeros).
+  const pixelTexels = texelsOf(g.outWidth);
   const width = Math.max(g.width + 2 * g.padding, (4 * pixelTexels - 1) * g.stride + g.kernel);
   const height = g.height + 2 * g.padding;
-  const fits = fitsTexture(rt, g.outChannels, g.outHeight * pixelTexels, g.samples) &&
-    fitsTexture(rt, width, height, g.samples * texelsOf(g.inChannels)) && fitsLinear(rt, dy.size) &&
-    fitsLinear(rt, x.size) && fitsProduct(rt, g.outChannels, plan.columns, plan.slices);
-  if (family === "register-tiled" && fits) registerTiled(rt, dw, dy, x, g, plan, width, height);
-  else workgroupTiled(rt, dw, dy, x, g);
+  const fits = (n: number): boolean =>
+    fitsTexture(rt, g.outChannels, g.outHeight * pixelTexels, n) &&
+    fitsTexture(rt, width, height, n * texelsOf(g.inChannels)) && fitsLinear(rt, (n * dy.size) / g.samples) &&
+    fitsLinear(rt, (n * x.size) / g.samples) &&
+    fitsProduct(
+      rt,
+      g.outChannels,
+      4 * g.kernel * g.kernel * texelsOf(g.inChannels),
+      registerTiledPlan(g, n).slices,
+    );
+  const chunk = family === "register-tiled" ? largestFitting(g.samples, fits) : 0;
+  if (chunk === 0) workgroupTiled(rt, dw, dy, x, g);
+  else if (chunk >= g.samples) {
+    registerTiled(rt, dw, dy, x, g, registerTiledPlan(g, g.samples), width, height);
+  } else {
+    // Each chunk's gradient goes to its own partial; the partials are added in chunk order.
+    const chunks = sampleChunks(g.samples, chunk).length;
+    const partials = rt.acquire(4 * chunks * dw.size);
+    forSampleChunks(rt, chunk, [dy, x], [], ([dys, xs], _, n, index) => {
+      const part = { buffer: rt.acquire(4 * dw.size), shape: dw.shape, size: dw.size };
+      registerTiled(rt, part, dys!, xs!, { ...g, samples: n }, registerTiledPlan(g, n), width, height);
+      rt.copyBuffer(part.buffer, 0, partials, 4 * index * dw.size, 4 * dw.size);
+      rt.release(part.buffer);
+    });
+    reduceSum(rt, dw, { buffer: partials, shape: [chunks, dw.size], size: chunks * dw.size }, [0]);
+    rt.release(partials);
+  }
 }
 
 /**
@@ -103,11 +125,12 @@ interface RegisterTiledPlan {
   sliceRows: number;
 }
 
-function registerTiledPlan(g: Conv2dGeometry): RegisterTiledPlan {
+/** The plan for `samples` samples of geometry `g`. */
+function registerTiledPlan(g: Conv2dGeometry, samples: number): RegisterTiledPlan {
   const channelSteps = texelsOf(g.inChannels);
   const pixelTexels = texelsOf(g.outWidth);
   const columns = 4 * g.kernel * g.kernel * channelSteps;
-  const totalRows = g.samples * g.outHeight;
+  const totalRows = samples * g.outHeight;
   const tiles = registerTiledGrid(g.outChannels, columns, 1, "cols").reduce((a, b) => a * b, 1);
   const slices = sliceCount("register-tiled", tiles, totalRows, pixelTexels);
   return { channelSteps, pixelTexels, columns, totalRows, slices, sliceRows: Math.ceil(totalRows / slices) };

@@ -110,3 +110,27 @@ Deno.test("conv2d and matmul read persistent operands whose size ends inside a t
     for (const t of [weight, input, out, matrix, bt, product]) t.dispose();
   });
 });
+
+Deno.test(
+  "conv2d past the texture-layer limit runs register-tiled in sample chunks, matching references",
+  gpuTest,
+  async () => {
+    await withRuntime(async (rt) => {
+      // 64 channels pack into 16 layers per sample: one more sample than fits makes the kernels split the
+      // batch (before, such a batch fell back to the workgroup-tiled family, 20–40× slower on CPU adapters).
+      const channels = 64;
+      const samples = Math.floor(rt.device.limits.maxTextureArrayLayers / (channels / 4)) + 1;
+      const c: Case = { x: [samples, channels, 3, 2], outChannels: 5, kernel: 3, stride: 1, padding: 1 };
+      const labels = new Set<string>();
+      const dispatch = rt.dispatch.bind(rt);
+      rt.dispatch = (spec) => {
+        labels.add(spec.pipeline.label ?? "");
+        dispatch(spec);
+      };
+      await runCase(rt, "register-tiled", c, 7);
+      // The input-grad's dY (5 channels) fits whole; forward and weight-grad had to split x.
+      const workgroupTiled = [...labels].filter((label) => label.includes("workgroup-tiled"));
+      if (workgroupTiled.length > 0) throw new Error(`fell back to ${workgroupTiled.join(", ")}`);
+    });
+  },
+);
