@@ -3,13 +3,15 @@
  * tfjs-backend-webgpu on the same adapter, as one table. Every row is the slope between a submit of
  * 1 call and a submit of 1 + k calls (`timing.ts`), so Deno's ~11 ms fence round trip is excluded.
  *
- *     deno task bench [--only <text>] [--no-tfjs] [--no-model] [--no-samplers] [--repeats <n>] [--rounds <n>]
+ *     deno task bench [--only <text>] [--no-tfjs] [--no-model] [--no-samplers] [--no-scene] [--json]
+ *                     [--repeats <n>] [--rounds <n>]
  *
  * (the task runs `sr3 bench`, whose commander definition in cli/bench.ts is the one parser of these flags)
  *
  * After the kernel table come group norm and attention, the SR3 UNet's training and sampling steps
  * next to PyTorch on the same CPU (when Debian's python3-torch is installed), peak memory of a
- * training step, and the samplers' speed and quality on the bundled model.
+ * training step, the samplers' speed and quality on the bundled model, and whole-raster upscale
+ * throughput (output megapixels per minute) against the 0.1 tiling.
  *
  * Sections are lists of {@link BenchRow}; a new section (group norm, attention, the model's
  * training step, samplers) is a function returning rows, appended to `sections` below.
@@ -21,6 +23,7 @@ import { caseFlops, kernelCases, timeSr3 } from "./kernels.ts";
 import { benchNormAttention } from "./norm_attention.ts";
 import { memoryTable, printTable, samplerTable, stepTable, type Table } from "./model.ts";
 import { setRuntime } from "../nn/tensor.ts";
+import { sceneTable } from "./scene.ts";
 
 /** One line of the table. */
 export interface BenchRow {
@@ -58,6 +61,57 @@ export interface BenchArgs {
   repeats: number;
   /** Rounds over all kernel cases. */
   rounds: number;
+  /** Run the whole-raster upscale table on the bundled model. */
+  scene: boolean;
+  /** Print one JSON document with every table instead of text tables. */
+  json: boolean;
+}
+
+/** Where tables go: printed as text, or collected for one JSON document. */
+class Output {
+  readonly tables: { title: string; rows: Record<string, string | number>[]; notes?: string[] }[] = [];
+  readonly info: string[] = [];
+  constructor(readonly json: boolean) {}
+
+  line(text: string): void {
+    if (this.json) this.info.push(text);
+    else console.log(text);
+  }
+
+  table(table: Table): void {
+    if (!this.json) return printTable(table);
+    const value = (cell: string): string | number => {
+      const number = Number(cell.replace(/×$/, ""));
+      return cell !== "" && Number.isFinite(number) ? number : cell;
+    };
+    this.tables.push({
+      title: table.title,
+      rows: table.rows.map((row) =>
+        Object.fromEntries(
+          row.map((cell, i) => [table.columns[i] || "case", value(cell)]).filter(([, v]) => v !== ""),
+        )
+      ),
+      notes: table.notes,
+    });
+  }
+
+  section(section: BenchSection): void {
+    if (!this.json) return printSection(section);
+    this.tables.push({
+      title: section.title,
+      rows: section.rows.map((r) => ({
+        case: r.name,
+        sr3_ms: r.sr3Ms,
+        ...(r.flops ? { sr3_gflops: r.flops / r.sr3Ms / 1e6 } : {}),
+        ...(r.bytes ? { sr3_gbps: r.bytes / r.sr3Ms / 1e6 } : {}),
+        ...(r.tfjsMs ? { tfjs_ms: r.tfjsMs } : {}),
+      })),
+    });
+  }
+
+  finish(): void {
+    if (this.json) console.log(JSON.stringify({ info: this.info, tables: this.tables }, null, 2));
+  }
 }
 
 /** GEMM and conv2d in sr3 and, unless disabled, tfjs-backend-webgpu. */
@@ -128,24 +182,28 @@ async function normAttentionSection(rt: Runtime): Promise<BenchSection> {
 
 /** Runs the benchmark and prints every table. */
 export async function runBench(args: BenchArgs): Promise<void> {
+  const out = new Output(args.json);
   // One submit must hold 1 + k calls, so the runtime must not flush on its own.
   const rt = await Runtime.create({ flushEvery: 100_000 });
   const a = rt.adapter;
-  console.log(
+  out.line(
     `adapter: ${a.description || "(no description)"} — vendor ${a.vendor}${a.isSoftware ? ", software" : ""}`,
   );
   const tuning = await tuneGemmFamily(rt);
   const probe = Object.entries(tuning.ms).map(([f, ms]) => `${f} ${ms.toFixed(2)} ms`).join(", ");
-  console.log(
+  out.line(
     `GEMM family: ${tuning.family} (${
       tuning.source === "cache" ? "from the tuning cache" : `256³ probe: ${probe}`
     })\n`,
   );
-  printSection(await kernelSection(rt, args));
-  if (args.only !== null) return rt.destroy();
-  printSection(await normAttentionSection(rt));
+  out.section(await kernelSection(rt, args));
+  if (args.only !== null) {
+    rt.destroy();
+    return out.finish();
+  }
+  out.section(await normAttentionSection(rt));
   rt.destroy();
-  if (!args.model && !args.samplers) return;
+  if (!args.model && !args.samplers && !args.scene) return out.finish();
   // The model tables run with ordinary batching, like training and sampling do.
   const model = await Runtime.create();
   setRuntime(model);
@@ -153,10 +211,12 @@ export async function runBench(args: BenchArgs): Promise<void> {
   const tables: (() => Promise<Table | null>)[] = [];
   if (args.model) tables.push(() => stepTable(model), () => memoryTable(model));
   if (args.samplers) tables.push(() => samplerTable(model));
+  if (args.scene) tables.push(() => sceneTable());
   for (const table of tables) {
     const result = await table();
-    if (result) printTable(result);
+    if (result) out.table(result);
   }
   setRuntime(null);
   model.destroy();
+  out.finish();
 }

@@ -14,6 +14,8 @@ export const benchCommand = new Command("bench")
   .option("--no-tfjs", "skip the tfjs-backend-webgpu comparison")
   .option("--no-model", "skip the training/sampling step and memory tables")
   .option("--no-samplers", "skip the sampler table (needs the bundled model of a checkout)")
+  .option("--no-scene", "skip the whole-raster upscale table (needs the bundled model of a checkout)")
+  .option("--json", "print one JSON document with every table instead of text")
   .option("--repeats <n>", "timings per case and round", parsePositiveInt, 3)
   .option("--rounds <n>", "rounds over the kernel cases", parsePositiveInt, 3)
   .addHelpText("after", "\nExamples:\n  $ sr3 bench\n  $ sr3 bench --only conv --no-tfjs")
@@ -24,6 +26,8 @@ export const benchCommand = new Command("bench")
         tfjs: options.tfjs,
         model: options.model,
         samplers: options.samplers,
+        scene: options.scene,
+        json: options.json ?? false,
         repeats: options.repeats,
         rounds: options.rounds,
       }))

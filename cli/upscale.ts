@@ -46,7 +46,11 @@ export const upscaleCommand = new Command("upscale")
     "tile overlap in low-resolution pixels (default: the model's)",
     parseNonNegativeInt,
   )
-  .option("--batch-size <n>", "tiles per sampler call", parsePositiveInt, 1)
+  .option(
+    "--batch-size <n>",
+    "tiles per sampler call (default: as many as fill one sampler run)",
+    parsePositiveInt,
+  )
   .addOption(seedOption())
   .option("--bands <list>", "1-based input bands (default: all)", parseBands)
   .option("--color-correction", "match each tile's low frequencies to the input (counters colour drift)")

@@ -125,13 +125,20 @@ export async function sampleRepeated(
 }
 
 /**
- * Most chips (times samples) one sampler run takes. On CPU adapters larger batches fall off the
- * register-tiled convolution path (its packed activations outgrow the texture array limits) onto one that
- * is ~10× slower there: measured on lavapipe with the bundled model, 80 ms per chip at 32, 144 at 64 and
- * 632 at 128. GPUs keep their throughput at larger batches.
+ * HR pixels (chips × samples × height × width) one sampler run takes: 32 chips of 32×32 on CPU adapters,
+ * whose throughput per pixel no longer grows past that (lavapipe with the bundled model: ~80 ms per chip
+ * at 32, and larger runs only hold more memory), and 256 on GPUs, which need wide batches to fill.
  */
-function samplerBatchLimit(): number {
-  return getRuntime().adapter.isSoftware ? 32 : 256;
+function samplerPixelBudget(): number {
+  return (getRuntime().adapter.isSoftware ? 32 : 256) * 32 * 32;
+}
+
+/**
+ * Whole-raster inference: tiles of `side` × `side` HR pixels per sampler run when the caller names no
+ * batch size, so that `samples` copies of each fill the run's pixel budget (at least one tile).
+ */
+export function tilesPerSamplerRun(side: number, samples: number): number {
+  return Math.max(1, Math.floor(samplerPixelBudget() / (Math.max(1, samples) * side * side)));
 }
 
 /**
@@ -153,7 +160,7 @@ export async function resolveBatch(
     throw new DataError(`sampling "${type}" needs a mean predictor; this model has none (formulation sr3)`);
   }
   const k = Math.max(1, Math.floor(settings.samples ?? 1));
-  const chunk = Math.max(1, Math.floor(samplerBatchLimit() / k));
+  const chunk = tilesPerSamplerRun(Math.sqrt(shape.height * shape.width), k);
   const states = [unet.training, meanNet?.training ?? false];
   unet.setTraining(false);
   meanNet?.setTraining(false);

@@ -38,7 +38,7 @@ import {
   writeModelDefinition,
 } from "./model_dir.ts";
 import { Networks } from "./networks.ts";
-import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
+import { type ModelParts, resolveBatch, type SamplingSettings, tilesPerSamplerRun } from "./pipeline.ts";
 import { buildSchedule, type ScheduleConfig, type ScheduleTables } from "./schedule.ts";
 import { type SavedState, TrainingRun } from "./training_run.ts";
 
@@ -281,6 +281,8 @@ export class SuperResolution {
           `(${samplingLabel(settings)} was asked); pass --samples 4`,
       );
     }
+    const samples = settings.samplingType === "mean" ? 1 : settings.samples ?? 1;
+    const batchSize = options.batchSize ?? tilesPerSamplerRun(tileSize * d.downsampleFactor, samples);
     let calls = 0;
     const summary = await upscaleRaster({
       inputPath: imagePath,
@@ -290,7 +292,7 @@ export class SuperResolution {
       tileSize,
       padding: options.padding ?? settings.padding ??
         (d.ModelPadding || Math.max(1, Math.floor(tileSize / 8))),
-      batchSize: options.batchSize ?? 1,
+      batchSize,
       normalization: d.normalization,
       bands: options.bands,
       colorCorrection: options.colorCorrection,
@@ -302,7 +304,7 @@ export class SuperResolution {
       const { sr, std } = await resolveBatch(this.parts, batch.lr, batch.lrUp, batch.shape, seeded, ema);
       return { hr: sr, std };
     });
-    return { ...summary, sampling: samplingLabel(settings) };
+    return { ...summary, sampling: samplingLabel(settings), tileSize, batchSize };
   }
 
   /**
