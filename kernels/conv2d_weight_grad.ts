@@ -8,7 +8,9 @@ import { conv2dWeightGradPlaceSource, conv2dWeightGradSource } from "./conv2d_we
 import {
   type GemmFamily,
   placeGrid,
+  REGISTER_WORKGROUP,
   registerTiledGrid,
+  registerTiledLanes,
   WORKGROUP_DEPTH,
   workgroupTiledGrid,
 } from "./gemm.wgsl.ts";
@@ -131,9 +133,12 @@ function registerTiledPlan(g: Conv2dGeometry, samples: number): RegisterTiledPla
   const pixelTexels = texelsOf(g.outWidth);
   const columns = 4 * g.kernel * g.kernel * channelSteps;
   const totalRows = samples * g.outHeight;
-  const tiles = registerTiledGrid(g.outChannels, columns, 1, "cols").reduce((a, b) => a * b, 1);
-  const slices = sliceCount("register-tiled", tiles, totalRows, pixelTexels);
-  return { channelSteps, pixelTexels, columns, totalRows, slices, sliceRows: Math.ceil(totalRows / slices) };
+  // Workgroups' worth of busy lanes per slice: the lanes run over (column block, slice) pairs.
+  const tiles = registerTiledLanes(g.outChannels, columns) / REGISTER_WORKGROUP;
+  const sliceRows = Math.ceil(totalRows / sliceCount("register-tiled", tiles, totalRows, pixelTexels));
+  // Every slice holds rows (the kernel's laneSlices() counts them the same way).
+  const slices = Math.ceil(totalRows / sliceRows);
+  return { channelSteps, pixelTexels, columns, totalRows, slices, sliceRows };
 }
 
 function registerTiled(

@@ -17,6 +17,7 @@ import {
   type GemmFamily,
   type LaneAxis,
   PLACE_WORKGROUP,
+  REGISTER_COL_TEXELS,
   registerTiledMain,
   workgroupTiledMain,
 } from "./gemm.wgsl.ts";
@@ -78,6 +79,10 @@ fn readB(col: BCol, seg: KSegment, i: u32, r: u32) -> vec4f {
 }
 
 fn finish(row: ARow, col: BCol, value: vec4f) -> vec4f { return value; }
+fn laneColBlocks() -> u32 {
+  return (p.kernel * p.kernel * p.channelSteps + ${REGISTER_COL_TEXELS - 1}u) / ${REGISTER_COL_TEXELS}u;
+}
+fn laneSlices() -> u32 { return (p.totalRows + p.sliceRows - 1u) / p.sliceRows; }
 fn cBands() -> u32 { return p.bands; }
 `;
 }

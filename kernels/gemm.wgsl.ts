@@ -53,7 +53,9 @@ export const WORKGROUP_DEPTH = 16;
 /**
  * Which grid axis the 8 invocations of a register-tiled workgroup spread along: "rows" for
  * products with many row blocks (conv pixels, matmul M), "cols" for the weight gradient, whose C
- * is Cout × 9·Cin. Lanes past the edge of C compute nothing useful. Each op has one fixed axis,
+ * is Cout × 9·Cin. In "cols" the lanes run over (column block, split-K slice) pairs, which the op's
+ * hooks `laneColBlocks()` and `laneSlices()` give: with 9 column blocks (Cin = 32) lanes over column
+ * blocks alone left 7 of 16 idle. Lanes past the edge of C's rows compute nothing useful. Each op has one fixed axis,
  * because every variant is another pipeline to compile (6–8 s each on lavapipe).
  */
 export type LaneAxis = "rows" | "cols";
@@ -69,7 +71,12 @@ export function registerTiledGrid(
   const colBlocks = Math.ceil(Math.ceil(cols / 4) / REGISTER_COL_TEXELS);
   return lanes === "rows"
     ? [Math.ceil(rowBlocks / REGISTER_WORKGROUP), colBlocks, slices]
-    : [Math.ceil(colBlocks / REGISTER_WORKGROUP), rowBlocks, slices];
+    : [Math.ceil((colBlocks * slices) / REGISTER_WORKGROUP), rowBlocks, 1];
+}
+
+/** Lanes (invocations) a register-tiled dispatch over an M × N output keeps busy per slice. */
+export function registerTiledLanes(rows: number, cols: number): number {
+  return Math.ceil(rows / REGISTER_ROWS) * Math.ceil(Math.ceil(cols / 4) / REGISTER_COL_TEXELS);
 }
 
 /**
@@ -137,6 +144,8 @@ function lines(count: number, line: (i: number) => string): string {
  * fn readB(col: BCol, seg: KSegment, i: u32, r: u32) -> vec4f B[k + r][4n4 .. 4n4+3]
  * fn finish(row: ARow, col: BCol, c: vec4f) -> vec4f      C[m][4n4 .. 4n4+3] as stored (adds a bias)
  * fn cBands() -> u32                                         layers of the output texture per slice
+ * fn laneColBlocks() -> u32; fn laneSlices() -> u32         "cols" lanes only: blocks of COL_TEXELS
+ *                                                            column texels, and slices
  * ```
  * The body declares C's texture at binding 1 (see {@link cTexelSource}); the hooks bind A, B and
  * anything else from binding 2. Reads past the edge of C's rows or columns may return anything
@@ -179,13 +188,17 @@ ${cTexelSource("write", 1)}
 
 @compute @workgroup_size(${REGISTER_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let z = gid.z;
 #if ${lanes === "rows"}
+  let z = gid.z;
   let m0 = gid.x * ${rows}u;
   let n40 = gid.y * ${cols}u;
 #else
+  // gid.x runs over (column block, slice) pairs, so no lane idles past the last column block.
+  let blocks = laneColBlocks();
+  let z = gid.x / blocks;
+  if (z >= laneSlices()) { return; }
   let m0 = gid.y * ${rows}u;
-  let n40 = gid.x * ${cols}u;
+  let n40 = (gid.x % blocks) * ${cols}u;
 #endif
   ${lines(rows, (r) => `let row${r} = aRow(m0 + ${r}u, z);`)}
   ${lines(cols, (j) => `let col${j} = bCol(n40 + ${j}u, z);`)}
