@@ -39,6 +39,7 @@ import {
 } from "./model_dir.ts";
 import { Networks } from "./networks.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
+import { tileSeed } from "./tile_noise.ts";
 import { buildSchedule, type ScheduleConfig, type ScheduleTables } from "./schedule.ts";
 import { type SavedState, TrainingRun } from "./training_run.ts";
 
@@ -281,7 +282,6 @@ export class SuperResolution {
           `(${samplingLabel(settings)} was asked); pass --samples 4`,
       );
     }
-    let calls = 0;
     const summary = await upscaleRaster({
       inputPath: imagePath,
       outputPath: options.outPath,
@@ -297,9 +297,17 @@ export class SuperResolution {
       overwrite: options.overwrite,
       onProgress: options.onTiles,
     }, async (batch) => {
-      // A different seed per batch keeps neighbouring tiles' noise independent.
-      const seeded = { ...settings, seed: (settings.seed ?? 0) + 7919 * calls++ };
-      const { sr, std } = await resolveBatch(this.parts, batch.lr, batch.lrUp, batch.shape, seeded, ema);
+      // Each tile's noise comes from the run seed and its position, so no split or order changes it.
+      const seeds = batch.tiles.map((tile) => tileSeed(settings.seed ?? 0, tile.x, tile.y));
+      const { sr, std } = await resolveBatch(
+        this.parts,
+        batch.lr,
+        batch.lrUp,
+        batch.shape,
+        settings,
+        ema,
+        seeds,
+      );
       return { hr: sr, std };
     });
     return { ...summary, sampling: samplingLabel(settings) };
