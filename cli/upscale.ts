@@ -6,6 +6,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { ProgressLine } from "../report/progress.ts";
 import { loadModel } from "../diffusion/super_resolution.ts";
+import { parseShard } from "../data/shard.ts";
 import {
   parseBands,
   parseNonNegativeInt,
@@ -51,6 +52,10 @@ export const upscaleCommand = new Command("upscale")
   .option("--bands <list>", "1-based input bands (default: all)", parseBands)
   .option("--color-correction", "match each tile's low frequencies to the input (counters colour drift)")
   .option("--overwrite", "replace an existing output")
+  .option(
+    "--shard <K/N|slurm|k8s>",
+    "do only shard K of N (0-based) into OUT.parts/ for sr3 mosaic; slurm/k8s read K and N from the job's environment",
+  )
   .option("--json", "print a JSON summary")
   .addHelpText(
     "after",
@@ -60,6 +65,7 @@ Examples:
   $ sr3 upscale scene.tif --model models/naip-x4 --out scene_sr.tif --uncertainty scene_std.tif
   $ sr3 upscale scene.tif --model models/naip-x4 --out scene_sharp.tif --preset perceptual
   $ sr3 upscale scene.tif --model models/naip --out scene_sr.tif --sampling-type dpmpp --n-timestep 20
+  $ sr3 upscale scene.tif --model models/naip --out scene_sr.tif --shard 0/4   (then 1/4 … 3/4, sr3 mosaic)
 
 Without sampler flags the model's recommended preset runs (model.json "inference"); flags override it.
 
@@ -68,6 +74,7 @@ samples leave no seams. The output keeps the CRS and origin; the pixel size is d
   )
   .action((lr, options) =>
     runCommand("upscale", async () => {
+      const shard = options.shard === undefined ? undefined : parseShard(options.shard);
       const sr = await loadModel(options.model);
       const bar: { line: ProgressLine | null } = { line: null };
       const summary = await sr.predict(lr, {
@@ -81,6 +88,7 @@ samples leave no seams. The output keeps the CRS and origin; the pixel size is d
         bands: options.bands,
         colorCorrection: options.colorCorrection,
         overwrite: options.overwrite,
+        shard,
         onTiles: (done, total) => {
           if (options.json) return;
           bar.line ??= new ProgressLine({ label: "upscale", unit: "tile", total });
@@ -90,6 +98,7 @@ samples leave no seams. The output keeps the CRS and origin; the pixel size is d
       bar.line?.finish();
       sr.dispose();
       if (options.json) return printJson(summary);
+      if (summary.manifestPath) console.log(`shard manifest: ${summary.manifestPath}`);
       console.log(
         `wrote ${summary.outputPath}: ${summary.width}×${summary.height}, ${summary.bands} bands ` +
           `(${summary.tiles} tiles, ${summary.skippedTiles} all-nodata tiles skipped; ${summary.sampling})`,

@@ -13,6 +13,8 @@ import type {
 } from "./api.ts";
 import { DataError } from "../data/errors.ts";
 import { upscaleRaster } from "../data/upscale.ts";
+import { upscaleShard } from "../data/shard.ts";
+import type { RowWindow } from "../data/tiling.ts";
 import { getRuntime, initRuntime, Tensor } from "../nn/tensor.ts";
 import { tuneGemmFamily } from "../kernels/tuning.ts";
 import { noGrad } from "../nn/autodiff.ts";
@@ -57,6 +59,8 @@ export {
 export class SuperResolution {
   /** The training run, once `fit()` has run or a checkpoint was resumed. */
   private run: TrainingRun | null = null;
+  /** The weights file the model was loaded from (it identifies the model in shard manifests), if any. */
+  private weightsFile: string | null = null;
 
   private constructor(
     /** The networks. */
@@ -166,11 +170,13 @@ export class SuperResolution {
           `${dir}/${definition.checkpoint}: has no optimizer state to resume training from`,
         );
       }
-      networks.load(await readInferenceWeights(dir, definition), `${dir}/${definition.ModelFile}`);
+      sr.weightsFile = `${dir}/${definition.ModelFile}`;
+      networks.load(await readInferenceWeights(dir, definition), sr.weightsFile);
       return sr;
     }
     const where = `${dir}/${definition.checkpoint}`;
-    networks.load(checkpoint.weights, `${where}/weights.safetensors`);
+    sr.weightsFile = `${where}/weights.safetensors`;
+    networks.load(checkpoint.weights, sr.weightsFile);
     sr.run = TrainingRun.resume(sr, state, checkpoint, where, data);
     return sr;
   }
@@ -282,34 +288,58 @@ export class SuperResolution {
           `(${samplingLabel(settings)} was asked); pass --samples 4`,
       );
     }
-    const summary = await upscaleRaster({
+    const padding = options.padding ?? settings.padding ??
+      (d.ModelPadding || Math.max(1, Math.floor(tileSize / 8)));
+    const upscale = (outputPath: string, rows?: RowWindow) =>
+      upscaleRaster({
+        inputPath: imagePath,
+        outputPath,
+        rows,
+        uncertaintyPath: options.uncertaintyPath,
+        factor: d.downsampleFactor,
+        tileSize,
+        padding,
+        batchSize: options.batchSize ?? 1,
+        normalization: d.normalization,
+        bands: options.bands,
+        colorCorrection: options.colorCorrection,
+        // A shard's part is sr3's own file: rerunning the shard replaces it.
+        overwrite: rows ? true : options.overwrite,
+        onProgress: options.onTiles,
+      }, async (batch) => {
+        // Each tile's noise comes from the run seed and its position, so no split or order changes it.
+        const seeds = batch.tiles.map((tile) => tileSeed(settings.seed ?? 0, tile.x, tile.y));
+        const { sr, std } = await resolveBatch(
+          this.parts,
+          batch.lr,
+          batch.lrUp,
+          batch.shape,
+          settings,
+          ema,
+          seeds,
+        );
+        return { hr: sr, std };
+      });
+    if (!options.shard) return { ...(await upscale(options.outPath)), sampling: samplingLabel(settings) };
+    if (options.uncertaintyPath) {
+      throw new DataError(`${options.uncertaintyPath}: --shard writes no uncertainty map`);
+    }
+    if (!this.weightsFile) {
+      throw new DataError(`a sharded run must name its model: save() it and load it with fromModel()`);
+    }
+    const { samplingType, nTimestep, seed, eta, startNoiseLevel, samples } = settings;
+    const summary = await upscaleShard({
       inputPath: imagePath,
-      outputPath: options.outPath,
-      uncertaintyPath: options.uncertaintyPath,
+      out: options.outPath,
+      spec: options.shard,
       factor: d.downsampleFactor,
-      tileSize,
-      padding: options.padding ?? settings.padding ??
-        (d.ModelPadding || Math.max(1, Math.floor(tileSize / 8))),
-      batchSize: options.batchSize ?? 1,
-      normalization: d.normalization,
-      bands: options.bands,
-      colorCorrection: options.colorCorrection,
-      overwrite: options.overwrite,
-      onProgress: options.onTiles,
-    }, async (batch) => {
-      // Each tile's noise comes from the run seed and its position, so no split or order changes it.
-      const seeds = batch.tiles.map((tile) => tileSeed(settings.seed ?? 0, tile.x, tile.y));
-      const { sr, std } = await resolveBatch(
-        this.parts,
-        batch.lr,
-        batch.lrUp,
-        batch.shape,
-        settings,
-        ema,
-        seeds,
-      );
-      return { hr: sr, std };
-    });
+      modelWeights: this.weightsFile,
+      settings: {
+        ...{ samplingType, nTimestep, seed: seed ?? 0, eta, startNoiseLevel, samples, tileSize, padding },
+        bands: options.bands ?? "all",
+        colorCorrection: options.colorCorrection ?? false,
+      },
+    }, upscale);
     return { ...summary, sampling: samplingLabel(settings) };
   }
 
