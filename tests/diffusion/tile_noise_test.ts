@@ -6,6 +6,8 @@ import { randomNormal } from "../../nn/ops/random.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";
 import { makeTinyModel, writeOrthoWindow } from "../helpers/tiny_model.ts";
 import { withTempDir } from "../data/helpers.ts";
+import { writeMosaic } from "../../data/mosaic.ts";
+import type { SamplingSettings } from "../../diffusion/pipeline.ts";
 
 Deno.test("tile seeds: a function of (run seed, x, y) only, distinct over a large grid", () => {
   assert.equal(tileSeed(7, 12, 40), tileSeed(7, 12, 40));
@@ -39,7 +41,7 @@ Deno.test(
   async () => {
     await withTempDir(async (dir) => {
       const model = await makeTinyModel(dir);
-      await writeOrthoWindow(`${dir}/lr.tif`, 20, 16);
+      await writeOrthoWindow(`${dir}/lr.tif`, 24, 18);
       await withRuntime(async () => {
         const sr = await loadModel(model);
         const run = async (name: string, batchSize: number, samples = 1): Promise<Float32Array> => {
@@ -50,6 +52,7 @@ Deno.test(
             eta: 1,
             samples,
             seed: 11,
+            tileSize: 8,
             padding: 1,
             batchSize,
           });
@@ -64,10 +67,55 @@ Deno.test(
           nTimestep: 2,
           eta: 1,
           seed: 12,
+          tileSize: 8,
           padding: 1,
         }).then(() => readRaster(`${dir}/seed12.tif`));
         assert.notDeepEqual(other.data, one, "another run seed gives other noise");
         assert.deepEqual(await run("k2-b1", 1, 2), await run("k2-b3", 3, 2));
+        sr.dispose();
+      });
+    });
+  },
+);
+
+Deno.test(
+  "predict --shard: 1, 2, 3 and 7 shards, run in shuffled order, mosaic to the single run's pixels",
+  gpuTest,
+  async () => {
+    await withTempDir(async (dir) => {
+      const model = await makeTinyModel(dir);
+      await writeOrthoWindow(`${dir}/lr.tif`, 24, 18, 30, 40);
+      await withRuntime(async () => {
+        const sr = await loadModel(model);
+        const settings: SamplingSettings = {
+          samplingType: "ddim",
+          nTimestep: 2,
+          eta: 1,
+          samples: 1,
+          seed: 5,
+          tileSize: 8,
+          padding: 1,
+        };
+        await sr.predict(`${dir}/lr.tif`, { ...settings, outPath: `${dir}/single.tif` });
+        const single = (await readRaster(`${dir}/single.tif`)).data;
+        for (const count of [1, 2, 3, 7]) {
+          const out = `${dir}/split${count}.tif`;
+          for (let step = 0; step < count; step++) {
+            const index = (step * 5 + 3) % count; // 5 is coprime with every count: a shuffled order
+            const summary = await sr.predict(
+              `${dir}/lr.tif`,
+              {
+                ...settings,
+                outPath: out,
+                batchSize: 1 + (index % 3),
+                shard: { index, count },
+              } as const,
+            );
+            assert.match(summary.manifestPath!, new RegExp(`part-${index}-of-${count}\\.json$`));
+          }
+          await writeMosaic(`${out}.parts`, `${dir}/mosaic${count}.tif`);
+          assert.deepEqual((await readRaster(`${dir}/mosaic${count}.tif`)).data, single, `${count} shards`);
+        }
         sr.dispose();
       });
     });
