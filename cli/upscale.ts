@@ -52,6 +52,7 @@ export const upscaleCommand = new Command("upscale")
   .option("--bands <list>", "1-based input bands (default: all)", parseBands)
   .option("--color-correction", "match each tile's low frequencies to the input (counters colour drift)")
   .option("--overwrite", "replace an existing output")
+  .option("--cog", "write a Cloud-Optimized GeoTIFF (512-px tiles, DEFLATE, internal overviews)")
   .option(
     "--shard <K/N|slurm|k8s>",
     "do only shard K of N (0-based) into OUT.parts/ for sr3 mosaic; slurm/k8s read K and N from the job's environment",
@@ -89,6 +90,7 @@ samples leave no seams. The output keeps the CRS and origin; the pixel size is d
         colorCorrection: options.colorCorrection,
         overwrite: options.overwrite,
         shard,
+        cog: options.cog,
         onTiles: (done, total) => {
           if (options.json) return;
           bar.line ??= new ProgressLine({ label: "upscale", unit: "tile", total });

@@ -27,6 +27,7 @@ import {
   ARRAY_OF,
   geoFields,
   type GeoTiffHeader,
+  GeoTiffStripWriter,
   imageFields,
 } from "./geotiff_writer.ts";
 import {
@@ -346,4 +347,21 @@ function setNextIfd(ifd: Uint8Array, fieldCount: number, bigTiff: boolean, next:
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   let written = 0;
   while (written < bytes.length) written += await file.write(bytes.subarray(written));
+}
+
+/** What a whole-raster writer offers: rows in order, then close (or abort). */
+export type RowWriter = Pick<CogWriter, "writeRows" | "close" | "abort">;
+
+/**
+ * Opens a COG writer when `options.cog` is set (true, or its options), else a strip GeoTIFF writer.
+ * @throws {DataError} when the output exists (without `overwrite`) or cannot be created
+ */
+export async function openRowWriter(
+  path: string,
+  header: GeoTiffHeader,
+  options: OutputOptions & { cog?: boolean | CogOptions },
+): Promise<RowWriter> {
+  if (!options.cog) return await GeoTiffStripWriter.open(path, header, options);
+  const blockSize = options.cog === true ? undefined : options.cog.blockSize;
+  return await CogWriter.open(path, header, { blockSize, overwrite: options.overwrite });
 }

@@ -11,6 +11,7 @@ import { DataError } from "./errors.ts";
 import { scaleGeo, windowGeo } from "./geo.ts";
 import { checkBands } from "./geotiff_source.ts";
 import { GeoTiffStripWriter } from "./geotiff_writer.ts";
+import { type CogOptions, openRowWriter, type RowWriter } from "./cog.ts";
 import { denormalize, type Normalization, normalize } from "./normalize.ts";
 import { openRaster } from "./raster.ts";
 import { enlargeMask, resizeBicubic, resizeBicubicMasked } from "./resample.ts";
@@ -76,6 +77,8 @@ export interface UpscaleOptions {
    * touch them are sampled, the output is that band of rows, georeferenced where it lies. Default: all.
    */
   rows?: RowWindow;
+  /** Write the output as a Cloud-Optimized GeoTIFF (data/cog.ts; true, or its tile size). Default false. */
+  cog?: boolean | CogOptions;
   /** Replace an existing output (atomically). Default false. */
   overwrite?: boolean;
   /** Called after each batch with (tiles done, total tiles). */
@@ -136,7 +139,7 @@ export async function upscaleRaster(
 ): Promise<UpscaleSummary> {
   const { inputPath, outputPath, factor, tileSize, padding, batchSize, normalization } = options;
   const source = await openRaster(inputPath);
-  let writer: GeoTiffStripWriter | null = null;
+  let writer: RowWriter | null = null;
   let stdWriter: GeoTiffStripWriter | null = null;
   try {
     const bands = checkBands(inputPath, source.bandCount, options.bands);
@@ -157,11 +160,11 @@ export async function upscaleRaster(
       bandCount: bands.length,
       geo: source.geo ? windowGeo(scaleGeo(source.geo, factor), 0, blender.window.start) : null,
     };
-    writer = await GeoTiffStripWriter.open(outputPath, {
+    writer = await openRowWriter(outputPath, {
       ...header,
       dataType: options.dataType ?? normalization.dataType,
       nodata: source.nodata,
-    }, { overwrite: options.overwrite });
+    }, { overwrite: options.overwrite, cog: options.cog });
     const stdBlender = options.uncertaintyPath ? new TileBlender(plan, factor, bands.length, window) : null;
     if (options.uncertaintyPath) {
       stdWriter = await GeoTiffStripWriter.open(options.uncertaintyPath, {

@@ -101,6 +101,8 @@ export interface PredictOptions extends SamplingSettings {
   bands?: readonly number[];
   /** Replace an existing output. */
   overwrite?: boolean;
+  /** Write a Cloud-Optimized GeoTIFF (tiled, overviews); not with `shard` (`sr3 mosaic` makes that COG). */
+  cog?: boolean;
   /**
    * Do only shard `index` of `count` (data/shard.ts): write `outPath.parts/part-K-of-N.tif` and its
    * manifest for `sr3 mosaic`, instead of `outPath`. A rerun replaces only that shard's files.

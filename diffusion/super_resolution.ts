@@ -305,6 +305,7 @@ export class SuperResolution {
         colorCorrection: options.colorCorrection,
         // A shard's part is sr3's own file: rerunning the shard replaces it.
         overwrite: rows ? true : options.overwrite,
+        cog: options.cog,
         onProgress: options.onTiles,
       }, async (batch) => {
         // Each tile's noise comes from the run seed and its position, so no split or order changes it.
@@ -321,8 +322,10 @@ export class SuperResolution {
         return { hr: sr, std };
       });
     if (!options.shard) return { ...(await upscale(options.outPath)), sampling: samplingLabel(settings) };
-    if (options.uncertaintyPath) {
-      throw new DataError(`${options.uncertaintyPath}: --shard writes no uncertainty map`);
+    if (options.uncertaintyPath || options.cog) {
+      throw new DataError(
+        `${options.outPath}: a shard writes a plain part (no uncertainty map, no COG); sr3 mosaic makes the COG`,
+      );
     }
     if (!this.weightsFile) {
       throw new DataError(`a sharded run must name its model: save() it and load it with fromModel()`);
