@@ -1,7 +1,7 @@
 /**
  * Sharded `sr3 upscale` and `sr3 mosaic` as a scheduler runs them: shards from the environment in any
- * order, a mosaic that names missing shards and exits 1, and VRT/COG outputs that GDAL confirms and
- * that equal a single process's output.
+ * order, a mosaic that names missing shards and exits 1, VRT/COG outputs that GDAL confirms and that
+ * equal a single process's output, and one-scene-per-task arrays over a list of scenes.
  */
 import assert from "node:assert/strict";
 import { readRaster } from "../../data/raster.ts";
@@ -122,5 +122,42 @@ Deno.test(
       );
       const help = await sr3(["mosaic", "--help"]);
       assert.match(help.stdout, /Examples:\n(\s+\$ .*\n)*\s+\$ sr3 mosaic/);
+    }),
+);
+
+Deno.test(
+  "upscale of a scene list: --shard takes every N-th scene, each written whole into the --out folder",
+  gpuTest,
+  () =>
+    withTempDir(async (dir) => {
+      const model = await makeTinyModel(dir);
+      await writeOrthoWindow(`${dir}/east.tif`, 16, 12, 0, 0);
+      await writeOrthoWindow(`${dir}/west.tif`, 16, 12, 40, 0);
+      await Deno.writeTextFile(`${dir}/scenes.txt`, "east.tif\nwest.tif\n");
+      const run = await sr3(
+        [
+          "upscale",
+          `${dir}/scenes.txt`,
+          "--model",
+          model,
+          "--out",
+          `${dir}/sr`,
+          "--shard",
+          "slurm",
+          ...FAST,
+          ...TILES,
+        ],
+        {
+          SLURM_ARRAY_TASK_ID: "2",
+          SLURM_ARRAY_TASK_MIN: "1",
+          SLURM_ARRAY_TASK_MAX: "2",
+          SLURM_ARRAY_TASK_COUNT: "2",
+        },
+      );
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /wrote .*sr\/west\.tif: 64×48/);
+      const names = [];
+      for await (const entry of Deno.readDir(`${dir}/sr`)) names.push(entry.name);
+      assert.deepEqual(names, ["west.tif"], "task 2 of the array 1-2 did the second scene only");
     }),
 );
