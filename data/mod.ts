@@ -74,7 +74,6 @@ export {
   partName,
   partPaths,
   prepareShardOutput,
-  SHARD_SOURCES,
   shardRows,
   type ShardRun,
   type ShardSpec,

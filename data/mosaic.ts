@@ -45,6 +45,14 @@ async function readManifest(path: string): Promise<PartManifest> {
   if (manifest?.format !== "sr3-part" || manifest.version !== 1) {
     throw new DataError(`${path}: not an sr3 part manifest (format "sr3-part", version 1)`);
   }
+  const complete =
+    [manifest.input?.sha256, manifest.model?.sha256, manifest.part?.sha256].every((v) =>
+      typeof v === "string"
+    ) &&
+    [manifest.window?.rows?.start, manifest.window?.rows?.end, manifest.window?.width].every(
+      Number.isInteger,
+    );
+  if (!complete) throw new DataError(`${path}: part manifest lacks its checksums or window`);
   return manifest;
 }
 

@@ -29,12 +29,6 @@ export interface ShardSpec {
 /** The environment variable a Kubernetes Indexed Job sets, and the one sr3 reads its completions from. */
 export const K8S_ENV = { index: "JOB_COMPLETION_INDEX", count: "SR3_SHARD_COUNT" } as const;
 
-/** What a sharded run needs from the environment, per scheduler (docs and examples read this table). */
-export const SHARD_SOURCES: Readonly<Record<"slurm" | "k8s", string>> = {
-  slurm: "SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_MAX (and _STEP, _COUNT when set)",
-  k8s: `${K8S_ENV.index} (set by an Indexed Job) and ${K8S_ENV.count} (= the Job's completions)`,
-};
-
 function wholeNumber(text: string | undefined, what: string): number {
   if (text === undefined || text === "") throw new DataError(`--shard: ${what} is not set`);
   if (!/^\d+$/.test(text.trim())) throw new DataError(`--shard: ${what} is "${text}", not a whole number`);

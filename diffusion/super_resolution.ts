@@ -307,18 +307,10 @@ export class SuperResolution {
         overwrite: rows ? true : options.overwrite,
         cog: options.cog,
         onProgress: options.onTiles,
-      }, async (batch) => {
+      }, async ({ lr, lrUp, shape, tiles }) => {
         // Each tile's noise comes from the run seed and its position, so no split or order changes it.
-        const seeds = batch.tiles.map((tile) => tileSeed(settings.seed ?? 0, tile.x, tile.y));
-        const { sr, std } = await resolveBatch(
-          this.parts,
-          batch.lr,
-          batch.lrUp,
-          batch.shape,
-          settings,
-          ema,
-          seeds,
-        );
+        const seeds = tiles.map((tile) => tileSeed(settings.seed ?? 0, tile.x, tile.y));
+        const { sr, std } = await resolveBatch(this.parts, lr, lrUp, shape, settings, ema, seeds);
         return { hr: sr, std };
       });
     if (!options.shard) return { ...(await upscale(options.outPath)), sampling: samplingLabel(settings) };

@@ -133,6 +133,12 @@ Deno.test("mosaic refuses incomplete, mismatched or changed parts with one line 
     await Deno.copyFile(partPaths(out, { index: 0, count: 5 }).tif, `${parts}/part-0-of-2.tif`);
     await refuse(/parts of different splits \(of 2 and 5\)/);
     await Deno.remove(`${parts}/part-0-of-2.tif`);
+    const manifest3 = partPaths(out, { index: 3, count: 5 }).manifest;
+    await Deno.writeTextFile(manifest3, '{"format": "sr3-part", "version": 1}');
+    await refuse(/part-3-of-5\.json: part manifest lacks its checksums or window/);
+    await Deno.writeTextFile(manifest3, "{ half written");
+    await refuse(/part-3-of-5\.json: unreadable part manifest/);
+    await makeParts(dir, 5, { tileSize: 8 }, [3]);
     await assert.rejects(writeMosaic(parts, `${dir}/ok.vrt`), /ok\.vrt: output already exists/);
     await assert.rejects(writeMosaic(parts, `${dir}/m.png`), /m\.png: the mosaic must be a \.vrt or a \.tif/);
     await assert.rejects(
