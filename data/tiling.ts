@@ -138,7 +138,8 @@ export class TileBlender {
   private readonly pendingPerTileRow: number[];
   private readonly weightsX = new Map<number, Float32Array>();
   private readonly weightsY = new Map<number, Float32Array>();
-  private readonly doneRows = new Set<number>();
+  /** Per tile row: whether its tiles touch the window. */
+  private readonly tileRowInWindow: boolean[];
   private nextRowToEmit: number;
 
   /**
@@ -169,9 +170,8 @@ export class TileBlender {
     this.height = end - start;
     this.nextRowToEmit = start;
     const hrTile = plan.tileSize * factor;
-    this.pendingPerTileRow = plan.rows.map((y) =>
-      y * factor < end && (y * factor) + hrTile > start ? plan.columns.length : 0
-    );
+    this.tileRowInWindow = plan.rows.map((y) => y * factor < end && y * factor + hrTile > start);
+    this.pendingPerTileRow = this.tileRowInWindow.map((inside) => (inside ? plan.columns.length : 0));
     const ramp = 2 * plan.padding * factor;
     const lastX = plan.columns.at(-1)!;
     const lastY = plan.rows.at(-1)!;
@@ -186,7 +186,7 @@ export class TileBlender {
    * @param valid per-HR-pixel validity (1 valid, 0 nodata); default all valid
    */
   add(tile: Tile, data: Float32Array, valid?: Uint8Array): void {
-    if (!this.needsRow(tile.row)) throw new RangeError(`tile ${tile.index} lies outside the row window`);
+    this.assertInWindow(tile);
     const side = this.plan.tileSize * this.factor;
     const pixels = side * side;
     if (data.length !== this.bands * pixels) {
@@ -218,7 +218,7 @@ export class TileBlender {
 
   /** Whether the tiles of tile row `row` touch the window (the others must be neither added nor skipped). */
   needsRow(row: number): boolean {
-    return this.pendingPerTileRow[row]! > 0 || this.doneRows.has(row);
+    return this.tileRowInWindow[row] ?? false;
   }
 
   /** Tiles that touch the window. */
@@ -228,6 +228,7 @@ export class TileBlender {
 
   /** Marks a tile as done without data (all nodata); its pixels stay nodata unless other tiles cover them. */
   skip(tile: Tile): void {
+    this.assertInWindow(tile);
     this.complete(tile);
   }
 
@@ -283,6 +284,9 @@ export class TileBlender {
       throw new RangeError(`tile row ${tile.row} already complete; tile ${tile.index} added twice`);
     }
     this.pendingPerTileRow[tile.row] = pending - 1;
-    if (pending === 1) this.doneRows.add(tile.row);
+  }
+
+  private assertInWindow(tile: Tile): void {
+    if (!this.needsRow(tile.row)) throw new RangeError(`tile ${tile.index} lies outside the row window`);
   }
 }
