@@ -286,6 +286,7 @@ export class TileBlender {
     this.pendingPerTileRow[tile.row] = pending - 1;
   }
 
+  /** Refuses a tile whose row does not touch the window (its rows belong to another shard). */
   private assertInWindow(tile: Tile): void {
     if (!this.needsRow(tile.row)) throw new RangeError(`tile ${tile.index} lies outside the row window`);
   }
