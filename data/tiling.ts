@@ -134,6 +134,8 @@ export class TileBlender {
   readonly height: number;
   /** The output rows this blender produces, in whole-raster HR rows. */
   readonly window: RowWindow;
+  /** Tiles that touch the window. */
+  readonly tileCount: number;
   private readonly rows = new Map<number, RowAccumulator>();
   private readonly pendingPerTileRow: number[];
   private readonly weightsX = new Map<number, Float32Array>();
@@ -172,6 +174,7 @@ export class TileBlender {
     const hrTile = plan.tileSize * factor;
     this.tileRowInWindow = plan.rows.map((y) => y * factor < end && y * factor + hrTile > start);
     this.pendingPerTileRow = this.tileRowInWindow.map((inside) => (inside ? plan.columns.length : 0));
+    this.tileCount = this.pendingPerTileRow.reduce((sum, tiles) => sum + tiles, 0);
     const ramp = 2 * plan.padding * factor;
     const lastX = plan.columns.at(-1)!;
     const lastY = plan.rows.at(-1)!;
@@ -219,11 +222,6 @@ export class TileBlender {
   /** Whether the tiles of tile row `row` touch the window (the others must be neither added nor skipped). */
   needsRow(row: number): boolean {
     return this.tileRowInWindow[row] ?? false;
-  }
-
-  /** Tiles that touch the window. */
-  get tileCount(): number {
-    return this.plan.tiles.filter((tile) => this.needsRow(tile.row)).length;
   }
 
   /** Marks a tile as done without data (all nodata); its pixels stay nodata unless other tiles cover them. */
