@@ -87,6 +87,9 @@ then takes every N-th scene from K. One input under --shard writes rows K of N t
       const shard = options.shard === undefined ? undefined : parseShard(options.shard);
       const scenes = await planScenes(inputs, options.out, shard);
       if (options.uncertainty && scenes.length > 1) throw new DataError(`--uncertainty takes a single input`);
+      if (scenes.length === 0) {
+        return console.log(`shard ${shard!.index}/${shard!.count}: no scenes fall to it`);
+      }
       const sr = await loadModel(options.model);
       for (const scene of scenes) {
         const bar: { line: ProgressLine | null } = { line: null };
