@@ -100,6 +100,7 @@ export {
   type Denoiser,
   DPMPP_DEFAULT_STEPS,
   dpmppPlan,
+  type NoiseSource,
   type PlanStep,
   sample,
   sampleDdim,
@@ -114,6 +115,7 @@ export {
 } from "./diffusion/samplers/mod.ts";
 export type { UpdateCoefficients } from "./kernels/diffusion.ts";
 export { closedFormDenoiser, unetDenoiser } from "./diffusion/denoisers.ts";
+export { itemNoise, sampleSeed, tileSeed } from "./diffusion/tile_noise.ts";
 
 // Model
 export {

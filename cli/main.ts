@@ -12,6 +12,7 @@ import { degradeCommand } from "./degrade.ts";
 import { metricsCommand } from "./metrics.ts";
 import { trainCommand } from "./train.ts";
 import { upscaleCommand } from "./upscale.ts";
+import { mosaicCommand } from "./mosaic.ts";
 import { evalCommand } from "./eval.ts";
 import { summaryCommand } from "./summary.ts";
 import { importTorchCommand } from "./import_torch.ts";
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     degradeCommand,
     trainCommand,
     upscaleCommand,
+    mosaicCommand,
     evalCommand,
     metricsCommand,
     summaryCommand,

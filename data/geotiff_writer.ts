@@ -46,7 +46,8 @@ export interface GeoTiffHeader {
   deflateLevel?: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 }
 
-type SampleArray =
+/** A typed array of any stored data type. */
+export type SampleArray =
   | Uint8Array
   | Uint16Array
   | Int16Array
@@ -55,7 +56,8 @@ type SampleArray =
   | Float32Array
   | Float64Array;
 
-const ARRAY_OF: Record<DataType, new (length: number) => SampleArray> = {
+/** The typed array of each stored data type. */
+export const ARRAY_OF: Record<DataType, new (length: number) => SampleArray> = {
   uint8: Uint8Array,
   uint16: Uint16Array,
   int16: Int16Array,
@@ -80,7 +82,8 @@ function formatNodata(value: number): string {
   return String(value);
 }
 
-function geoFields(geo: GeoReference): TiffField[] {
+/** The GeoTIFF tags of `geo`: pixel scale and tie point (or a transformation matrix), GeoKeys verbatim. */
+export function geoFields(geo: GeoReference): TiffField[] {
   const fields: TiffField[] = [];
   if (geo.pixelSizeY < 0) {
     fields.push({ tag: 33550, type: FieldType.DOUBLE, values: [geo.pixelSizeX, -geo.pixelSizeY, 0] });
@@ -118,7 +121,7 @@ function geoFields(geo: GeoReference): TiffField[] {
 }
 
 /** Applies the TIFF horizontal predictor (TIFF 6.0 section 14) in place to whole interleaved rows. */
-function applyHorizontalPredictor(samples: SampleArray, rowLength: number, bands: number): void {
+export function applyHorizontalPredictor(samples: SampleArray, rowLength: number, bands: number): void {
   for (let rowStart = 0; rowStart < samples.length; rowStart += rowLength) {
     for (let i = rowStart + rowLength - 1; i >= rowStart + bands; i--) {
       samples[i] = samples[i]! - samples[i - bands]!;
@@ -331,36 +334,52 @@ export class GeoTiffStripWriter {
 
   /** The directory entries of the finished image. */
   private fields(): TiffField[] {
-    const { width, height, bandCount, dataType, photometric, rowsPerStrip, bigTiff, geo, nodata } =
-      this.header;
-    const info = dataTypeInfo(dataType);
-    const colourBands = photometric === "rgb" ? 3 : 1;
+    const { rowsPerStrip, bigTiff, geo } = this.header;
     const offsetType = bigTiff ? FieldType.LONG8 : FieldType.LONG;
-    const fields: TiffField[] = [
-      { tag: 256, type: FieldType.LONG, values: [width] },
-      { tag: 257, type: FieldType.LONG, values: [height] },
-      { tag: 258, type: FieldType.SHORT, values: new Array(bandCount).fill(info.bytes * 8) },
-      { tag: 259, type: FieldType.SHORT, values: [COMPRESSION_DEFLATE] },
-      {
-        tag: 262,
-        type: FieldType.SHORT,
-        values: [photometric === "rgb" ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK],
-      },
+    return [
+      ...imageFields(this.header),
       { tag: 273, type: offsetType, values: this.stripOffsets },
-      { tag: 277, type: FieldType.SHORT, values: [bandCount] },
       { tag: 278, type: FieldType.LONG, values: [rowsPerStrip] },
       { tag: 279, type: offsetType, values: this.stripByteCounts },
-      { tag: 284, type: FieldType.SHORT, values: [1] },
-      { tag: 339, type: FieldType.SHORT, values: new Array(bandCount).fill(info.sampleFormat) },
+      ...(geo ? geoFields(geo) : []),
     ];
-    if (info.integer) fields.push({ tag: 317, type: FieldType.SHORT, values: [PREDICTOR_HORIZONTAL] });
-    if (bandCount > colourBands) {
-      fields.push({ tag: 338, type: FieldType.SHORT, values: new Array(bandCount - colourBands).fill(0) });
-    }
-    if (geo) fields.push(...geoFields(geo));
-    if (nodata !== null) fields.push({ tag: 42113, type: FieldType.ASCII, values: formatNodata(nodata) });
-    return fields;
   }
+}
+
+/**
+ * The directory entries that describe an image's pixels (size, samples, DEFLATE with the horizontal
+ * predictor for integers, colour interpretation, GDAL_NODATA), shared by strip and tiled (COG) layouts;
+ * the caller adds where the data lies and the georeferencing.
+ */
+export function imageFields(
+  header: Pick<GeoTiffHeader, "width" | "height" | "bandCount" | "dataType"> & {
+    photometric: "rgb" | "minisblack";
+    nodata: number | null;
+  },
+): TiffField[] {
+  const { width, height, bandCount, dataType, photometric, nodata } = header;
+  const info = dataTypeInfo(dataType);
+  const colourBands = photometric === "rgb" ? 3 : 1;
+  const fields: TiffField[] = [
+    { tag: 256, type: FieldType.LONG, values: [width] },
+    { tag: 257, type: FieldType.LONG, values: [height] },
+    { tag: 258, type: FieldType.SHORT, values: new Array(bandCount).fill(info.bytes * 8) },
+    { tag: 259, type: FieldType.SHORT, values: [COMPRESSION_DEFLATE] },
+    {
+      tag: 262,
+      type: FieldType.SHORT,
+      values: [photometric === "rgb" ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK],
+    },
+    { tag: 277, type: FieldType.SHORT, values: [bandCount] },
+    { tag: 284, type: FieldType.SHORT, values: [1] },
+    { tag: 339, type: FieldType.SHORT, values: new Array(bandCount).fill(info.sampleFormat) },
+  ];
+  if (info.integer) fields.push({ tag: 317, type: FieldType.SHORT, values: [PREDICTOR_HORIZONTAL] });
+  if (bandCount > colourBands) {
+    fields.push({ tag: 338, type: FieldType.SHORT, values: new Array(bandCount - colourBands).fill(0) });
+  }
+  if (nodata !== null) fields.push({ tag: 42113, type: FieldType.ASCII, values: formatNodata(nodata) });
+  return fields;
 }
 
 /**

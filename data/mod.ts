@@ -58,7 +58,42 @@ export {
   loadChipDataset,
 } from "./dataset.ts";
 export { mixSeed, permutation, randomInt, type RandomSource, SeededRandom } from "./random.ts";
-export { type FinishedRows, planTiles, type Tile, TileBlender, type TilePlan } from "./tiling.ts";
+export {
+  type FinishedRows,
+  planTiles,
+  type RowWindow,
+  type Tile,
+  TileBlender,
+  type TilePlan,
+} from "./tiling.ts";
+export {
+  fileSha256,
+  K8S_ENV,
+  parseShard,
+  type PartManifest,
+  partName,
+  partPaths,
+  prepareShardOutput,
+  shardRows,
+  type ShardRun,
+  type ShardSpec,
+  type ShardSummary,
+  upscaleShard,
+  writeJsonAtomically,
+} from "./shard.ts";
+export {
+  type CheckedParts,
+  checkParts,
+  type MosaicOptions,
+  type MosaicSummary,
+  type PartLayout,
+  partLayout,
+  vrtText,
+  writeMosaic,
+  writeVrt,
+} from "./mosaic.ts";
+export { type CogOptions, CogWriter, openRowWriter, type RowWriter } from "./cog.ts";
+export { isInputList, planScenes, readInputList, type SceneJob } from "./scenes.ts";
 export { type HoldoutPair, type HoldoutWindow, writeHoldoutPair } from "./holdout.ts";
 export {
   type SuperResolve,

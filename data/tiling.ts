@@ -94,9 +94,17 @@ function rampWeights(length: number, ramp: number, rampStart: boolean, rampEnd: 
   return weights;
 }
 
+/** A band of output rows [start, end) in HR pixels: the part of the raster one shard writes. */
+export interface RowWindow {
+  /** First row. */
+  start: number;
+  /** One past the last row. */
+  end: number;
+}
+
 /** A block of finished output rows. */
 export interface FinishedRows {
-  /** First row (HR pixels). */
+  /** First row (HR pixels, counted from the top of the blender's window). */
   y: number;
   /** Number of rows. */
   count: number;
@@ -114,29 +122,59 @@ interface RowAccumulator {
 /**
  * Blends super-resolved tiles (HR = LR·factor) into rows and hands out rows as soon as no later tile can
  * touch them, so memory stays at about two tile rows of output regardless of the raster's size.
+ *
+ * With a row window it blends only those output rows, from every tile that touches them (including the
+ * neighbours whose overlap reaches in). A pixel's weighted sum then adds the same tiles in the same
+ * order as a whole-raster blend, so windows that partition the rows reproduce it bit for bit.
  */
 export class TileBlender {
   /** HR width. */
   readonly width: number;
-  /** HR height. */
+  /** HR height of the window (the whole raster's by default). */
   readonly height: number;
+  /** The output rows this blender produces, in whole-raster HR rows. */
+  readonly window: RowWindow;
+  /** Tiles that touch the window. */
+  readonly tileCount: number;
   private readonly rows = new Map<number, RowAccumulator>();
   private readonly pendingPerTileRow: number[];
   private readonly weightsX = new Map<number, Float32Array>();
   private readonly weightsY = new Map<number, Float32Array>();
-  private nextRowToEmit = 0;
+  /** Per tile row: whether its tiles touch the window. */
+  private readonly tileRowInWindow: boolean[];
+  private nextRowToEmit: number;
 
   /**
    * Prepares the blending weights of every tile position.
    * @param plan the LR tile plan
    * @param factor HR/LR scale
    * @param bands bands per tile
+   * @param window output rows to produce (HR); default all
+   * @throws {RangeError} for an empty window or one outside the raster
    */
-  constructor(private readonly plan: TilePlan, readonly factor: number, readonly bands: number) {
+  constructor(
+    private readonly plan: TilePlan,
+    readonly factor: number,
+    readonly bands: number,
+    window?: RowWindow,
+  ) {
     this.width = plan.width * factor;
-    this.height = plan.height * factor;
-    this.pendingPerTileRow = plan.rows.map(() => plan.columns.length);
+    this.window = window ?? { start: 0, end: plan.height * factor };
+    const { start, end } = this.window;
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end)) {
+      throw new RangeError(`row window [${start}, ${end}) is empty or not whole rows`);
+    }
+    if (end > plan.height * factor) {
+      throw new RangeError(
+        `row window [${start}, ${end}) ends below the raster's ${plan.height * factor} rows`,
+      );
+    }
+    this.height = end - start;
+    this.nextRowToEmit = start;
     const hrTile = plan.tileSize * factor;
+    this.tileRowInWindow = plan.rows.map((y) => y * factor < end && y * factor + hrTile > start);
+    this.pendingPerTileRow = this.tileRowInWindow.map((inside) => (inside ? plan.columns.length : 0));
+    this.tileCount = this.pendingPerTileRow.reduce((sum, tiles) => sum + tiles, 0);
     const ramp = 2 * plan.padding * factor;
     const lastX = plan.columns.at(-1)!;
     const lastY = plan.rows.at(-1)!;
@@ -151,6 +189,7 @@ export class TileBlender {
    * @param valid per-HR-pixel validity (1 valid, 0 nodata); default all valid
    */
   add(tile: Tile, data: Float32Array, valid?: Uint8Array): void {
+    this.assertInWindow(tile);
     const side = this.plan.tileSize * this.factor;
     const pixels = side * side;
     if (data.length !== this.bands * pixels) {
@@ -162,7 +201,8 @@ export class TileBlender {
     const wy = this.weightsY.get(tile.y)!;
     const x0 = tile.x * this.factor;
     const y0 = tile.y * this.factor;
-    for (let r = 0; r < side; r++) {
+    const { start, end } = this.window;
+    for (let r = Math.max(0, start - y0); r < Math.min(side, end - y0); r++) {
       const accumulator = this.row(y0 + r);
       for (let c = 0; c < side; c++) {
         const p = r * side + c;
@@ -179,8 +219,14 @@ export class TileBlender {
     this.complete(tile);
   }
 
+  /** Whether the tiles of tile row `row` touch the window (the others must be neither added nor skipped). */
+  needsRow(row: number): boolean {
+    return this.tileRowInWindow[row] ?? false;
+  }
+
   /** Marks a tile as done without data (all nodata); its pixels stay nodata unless other tiles cover them. */
   skip(tile: Tile): void {
+    this.assertInWindow(tile);
     this.complete(tile);
   }
 
@@ -190,7 +236,8 @@ export class TileBlender {
    */
   takeFinishedRows(): FinishedRows | null {
     const firstPending = this.pendingPerTileRow.findIndex((count) => count > 0);
-    const finishedUpTo = firstPending < 0 ? this.height : this.plan.rows[firstPending]! * this.factor;
+    const end = this.window.end;
+    const finishedUpTo = firstPending < 0 ? end : Math.min(end, this.plan.rows[firstPending]! * this.factor);
     if (finishedUpTo <= this.nextRowToEmit) return null;
     const y = this.nextRowToEmit;
     const count = finishedUpTo - y;
@@ -211,7 +258,7 @@ export class TileBlender {
       }
     }
     this.nextRowToEmit = finishedUpTo;
-    return { y, count, data, valid };
+    return { y: y - this.window.start, count, data, valid };
   }
 
   /** The accumulator of output row y, created on first use. */
@@ -235,5 +282,10 @@ export class TileBlender {
       throw new RangeError(`tile row ${tile.row} already complete; tile ${tile.index} added twice`);
     }
     this.pendingPerTileRow[tile.row] = pending - 1;
+  }
+
+  /** Refuses a tile whose row does not touch the window (its rows belong to another shard). */
+  private assertInWindow(tile: Tile): void {
+    if (!this.needsRow(tile.row)) throw new RangeError(`tile ${tile.index} lies outside the row window`);
   }
 }

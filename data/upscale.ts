@@ -8,14 +8,15 @@
  */
 import type { BatchShape } from "./dataset.ts";
 import { DataError } from "./errors.ts";
-import { scaleGeo } from "./geo.ts";
+import { scaleGeo, windowGeo } from "./geo.ts";
 import { checkBands } from "./geotiff_source.ts";
 import { GeoTiffStripWriter } from "./geotiff_writer.ts";
+import { type CogOptions, openRowWriter, type RowWriter } from "./cog.ts";
 import { denormalize, type Normalization, normalize } from "./normalize.ts";
 import { openRaster } from "./raster.ts";
 import { enlargeMask, resizeBicubic, resizeBicubicMasked } from "./resample.ts";
 import { validMask } from "./stats.ts";
-import { planTiles, type Tile, TileBlender } from "./tiling.ts";
+import { planTiles, type RowWindow, type Tile, TileBlender } from "./tiling.ts";
 import type { DataType } from "./types.ts";
 
 /** What the model receives: NCHW low-resolution tiles and their bicubic upsampling, in [−1, 1]. */
@@ -71,6 +72,13 @@ export interface UpscaleOptions {
    * (LR − downsampled output). Counters the colour/hue drift SR3 shows on satellite imagery; off by default.
    */
   colorCorrection?: boolean;
+  /**
+   * Write only these low-resolution rows [start, end) of the output (a shard's window): the tiles that
+   * touch them are sampled, the output is that band of rows, georeferenced where it lies. Default: all.
+   */
+  rows?: RowWindow;
+  /** Write the output as a Cloud-Optimized GeoTIFF (data/cog.ts; true, or its tile size). Default false. */
+  cog?: boolean | CogOptions;
   /** Replace an existing output (atomically). Default false. */
   overwrite?: boolean;
   /** Called after each batch with (tiles done, total tiles). */
@@ -131,7 +139,7 @@ export async function upscaleRaster(
 ): Promise<UpscaleSummary> {
   const { inputPath, outputPath, factor, tileSize, padding, batchSize, normalization } = options;
   const source = await openRaster(inputPath);
-  let writer: GeoTiffStripWriter | null = null;
+  let writer: RowWriter | null = null;
   let stdWriter: GeoTiffStripWriter | null = null;
   try {
     const bands = checkBands(inputPath, source.bandCount, options.bands);
@@ -144,19 +152,20 @@ export async function upscaleRaster(
       );
     }
     const plan = planTiles(inputPath, source.width, source.height, tileSize, padding);
-    const blender = new TileBlender(plan, factor, bands.length);
+    const window = options.rows && { start: options.rows.start * factor, end: options.rows.end * factor };
+    const blender = new TileBlender(plan, factor, bands.length, window);
     const header = {
       width: blender.width,
       height: blender.height,
       bandCount: bands.length,
-      geo: source.geo ? scaleGeo(source.geo, factor) : null,
+      geo: source.geo ? windowGeo(scaleGeo(source.geo, factor), 0, blender.window.start) : null,
     };
-    writer = await GeoTiffStripWriter.open(outputPath, {
+    writer = await openRowWriter(outputPath, {
       ...header,
       dataType: options.dataType ?? normalization.dataType,
       nodata: source.nodata,
-    }, { overwrite: options.overwrite });
-    const stdBlender = options.uncertaintyPath ? new TileBlender(plan, factor, bands.length) : null;
+    }, { overwrite: options.overwrite, cog: options.cog });
+    const stdBlender = options.uncertaintyPath ? new TileBlender(plan, factor, bands.length, window) : null;
     if (options.uncertaintyPath) {
       stdWriter = await GeoTiffStripWriter.open(options.uncertaintyPath, {
         ...header,
@@ -227,11 +236,12 @@ export async function upscaleRaster(
       });
       done += pending.length;
       pending = [];
-      options.onProgress?.(done + skippedTiles, plan.tiles.length);
+      options.onProgress?.(done + skippedTiles, blender.tileCount);
       await drain();
     };
 
     for (const [row, y] of plan.rows.entries()) {
+      if (!blender.needsRow(row)) continue;
       const strip = await source.readWindow(0, y, source.width, tileSize, { bands });
       for (const tile of plan.tiles.filter((t) => t.row === row)) {
         const lrNative = new Float32Array(bands.length * lrPixels);
@@ -257,7 +267,9 @@ export async function upscaleRaster(
     }
     await runBatch();
     await drain();
-    if (done === 0) throw new DataError(`${inputPath}: every pixel is nodata; nothing to super-resolve`);
+    if (done === 0 && !options.rows) {
+      throw new DataError(`${inputPath}: every pixel is nodata; nothing to super-resolve`);
+    }
     await stdWriter?.close();
     await output.close();
     return {
@@ -265,7 +277,7 @@ export async function upscaleRaster(
       width: blender.width,
       height: blender.height,
       bands: bands.length,
-      tiles: plan.tiles.length,
+      tiles: blender.tileCount,
       skippedTiles,
     };
   } catch (error) {

@@ -5,6 +5,7 @@
  */
 import { type ChipDatasetOptions, loadChipDataset } from "../data/dataset.ts";
 import type { ChipDataset } from "../data/dataset.ts";
+import type { ShardSpec } from "../data/shard.ts";
 import type { UpscaleSummary } from "../data/upscale.ts";
 import type { MeanNetConfig } from "../nn/mean_net.ts";
 import type { PresetName, UNetConfig } from "../nn/unet.ts";
@@ -103,6 +104,13 @@ export interface PredictOptions extends SamplingSettings {
   bands?: readonly number[];
   /** Replace an existing output. */
   overwrite?: boolean;
+  /** Write a Cloud-Optimized GeoTIFF (tiled, overviews); not with `shard` (`sr3 mosaic` makes that COG). */
+  cog?: boolean;
+  /**
+   * Do only shard `index` of `count` (data/shard.ts): write `outPath.parts/part-K-of-N.tif` and its
+   * manifest for `sr3 mosaic`, instead of `outPath`. A rerun replaces only that shard's files.
+   */
+  shard?: ShardSpec;
   /** Called with (tiles done, tiles total). */
   onTiles?: (done: number, total: number) => void;
 }
@@ -115,4 +123,6 @@ export interface PredictSummary extends UpscaleSummary {
   tileSize: number;
   /** Tiles per sampler call. */
   batchSize: number;
+  /** With `shard`: the part's manifest (`outputPath` is then the part). */
+  manifestPath?: string;
 }

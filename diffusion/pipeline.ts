@@ -21,6 +21,7 @@ import { getRuntime, Tensor } from "../nn/tensor.ts";
 import type { UNet } from "../nn/unet.ts";
 import { unetDenoiser } from "./denoisers.ts";
 import type { Formulation } from "./formulation.ts";
+import { itemNoise, sampleSeed } from "./tile_noise.ts";
 import { type Denoiser, sample, type SampleOptions, type SamplerName } from "./samplers/mod.ts";
 import type { ScheduleTables } from "./schedule.ts";
 
@@ -143,7 +144,9 @@ export function tilesPerSamplerRun(side: number, samples: number): number {
 
 /**
  * Super-resolves `lr` [N, C, h, w] with its bicubic upsampling `lrUp` [N, C, H, W] (both in [−1, 1], sizes in `shape`)
- * in eval mode, with the EMA weights swapped in when given.
+ * in eval mode, with the EMA weights swapped in when given. With `itemSeeds` (one per item, e.g.
+ * {@link tileSeed}s) each item's noise comes from its own seed, so an item's output does not depend on
+ * its batch; without them the batch shares `settings.seed`.
  * @throws {DataError} when "mean" is asked of a model without a mean predictor
  */
 export async function resolveBatch(
@@ -153,8 +156,12 @@ export async function resolveBatch(
   shape: BatchShape,
   settings: SamplingSettings = {},
   ema: EMA | null = null,
+  itemSeeds: readonly number[] | null = null,
 ): Promise<ResolvedBatch> {
   const { unet, meanNet, formulation } = parts;
+  if (itemSeeds && itemSeeds.length !== shape.batch) {
+    throw new RangeError(`${itemSeeds.length} item seeds for a batch of ${shape.batch}`);
+  }
   const type = settings.samplingType ?? "ddim";
   if ((formulation.kind === "residual" || type === "mean") && !meanNet) {
     throw new DataError(`sampling "${type}" needs a mean predictor; this model has none (formulation sr3)`);
@@ -166,7 +173,7 @@ export async function resolveBatch(
   meanNet?.setTraining(false);
   ema?.swap();
   try {
-    if (shape.batch <= chunk) return await resolveChunk(parts, lr, lrUp, shape, settings, k);
+    if (shape.batch <= chunk) return await resolveChunk(parts, lr, lrUp, shape, settings, k, itemSeeds);
     // Chunks in order; each chunk's seed is offset so that no two chunks share noise.
     const hrSize = shape.channels * shape.height * shape.width;
     const lrSize = shape.channels * shape.lrHeight * shape.lrWidth;
@@ -181,6 +188,7 @@ export async function resolveBatch(
           { ...shape, batch: n },
           { ...settings, seed: (settings.seed ?? 0) + 104729 * index },
           k,
+          itemSeeds?.slice(start, start + n) ?? null,
         ),
       );
     }
@@ -210,6 +218,7 @@ async function resolveChunk(
   shape: BatchShape,
   settings: SamplingSettings,
   k: number,
+  itemSeeds: readonly number[] | null,
 ): Promise<ResolvedBatch> {
   const { unet, meanNet, formulation } = parts;
   const { batch: n, channels: c, height: h, width: w, lrHeight, lrWidth } = shape;
@@ -231,6 +240,10 @@ async function resolveChunk(
       schedule: parts.schedule,
       steps: settings.nTimestep,
       seed: settings.seed ?? 0,
+      // Copy k of item n sits at k·N + n (sampleRepeated).
+      noise: itemSeeds
+        ? itemNoise(Array.from({ length: k * n }, (_, i) => sampleSeed(itemSeeds[i % n]!, Math.floor(i / n))))
+        : undefined,
       eta: settings.eta,
       startNoiseLevel: settings.startNoiseLevel,
       // Residual diffusion starts from r = 0, i.e. from the mean; its x̂0 lives in s·[−2, 2], not [−1, 1].

@@ -13,6 +13,8 @@ import type {
 } from "./api.ts";
 import { DataError } from "../data/errors.ts";
 import { upscaleRaster } from "../data/upscale.ts";
+import { upscaleShard } from "../data/shard.ts";
+import type { RowWindow } from "../data/tiling.ts";
 import { getRuntime, initRuntime, Tensor } from "../nn/tensor.ts";
 import { tuneGemmFamily } from "../kernels/tuning.ts";
 import { noGrad } from "../nn/autodiff.ts";
@@ -39,6 +41,7 @@ import {
 } from "./model_dir.ts";
 import { Networks } from "./networks.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings, tilesPerSamplerRun } from "./pipeline.ts";
+import { tileSeed } from "./tile_noise.ts";
 import { buildSchedule, type ScheduleConfig, type ScheduleTables } from "./schedule.ts";
 import { type SavedState, TrainingRun } from "./training_run.ts";
 
@@ -56,6 +59,8 @@ export {
 export class SuperResolution {
   /** The training run, once `fit()` has run or a checkpoint was resumed. */
   private run: TrainingRun | null = null;
+  /** The weights file the model was loaded from (it identifies the model in shard manifests), if any. */
+  private weightsFile: string | null = null;
 
   private constructor(
     /** The networks. */
@@ -165,11 +170,13 @@ export class SuperResolution {
           `${dir}/${definition.checkpoint}: has no optimizer state to resume training from`,
         );
       }
-      networks.load(await readInferenceWeights(dir, definition), `${dir}/${definition.ModelFile}`);
+      sr.weightsFile = `${dir}/${definition.ModelFile}`;
+      networks.load(await readInferenceWeights(dir, definition), sr.weightsFile);
       return sr;
     }
     const where = `${dir}/${definition.checkpoint}`;
-    networks.load(checkpoint.weights, `${where}/weights.safetensors`);
+    sr.weightsFile = `${where}/weights.safetensors`;
+    networks.load(checkpoint.weights, sr.weightsFile);
     sr.run = TrainingRun.resume(sr, state, checkpoint, where, data);
     return sr;
   }
@@ -283,28 +290,55 @@ export class SuperResolution {
     }
     const samples = settings.samplingType === "mean" ? 1 : settings.samples ?? 1;
     const batchSize = options.batchSize ?? tilesPerSamplerRun(tileSize * d.downsampleFactor, samples);
-    let calls = 0;
-    const summary = await upscaleRaster({
+    const padding = options.padding ?? settings.padding ??
+      (d.ModelPadding || Math.max(1, Math.floor(tileSize / 8)));
+    const upscale = (outputPath: string, rows?: RowWindow) =>
+      upscaleRaster({
+        inputPath: imagePath,
+        outputPath,
+        rows,
+        uncertaintyPath: options.uncertaintyPath,
+        factor: d.downsampleFactor,
+        tileSize,
+        padding,
+        batchSize,
+        normalization: d.normalization,
+        bands: options.bands,
+        colorCorrection: options.colorCorrection,
+        // A shard's part is sr3's own file: rerunning the shard replaces it.
+        overwrite: rows ? true : options.overwrite,
+        cog: options.cog,
+        onProgress: options.onTiles,
+      }, async ({ lr, lrUp, shape, tiles }) => {
+        // Each tile's noise comes from the run seed and its position, so no split or order changes it.
+        const seeds = tiles.map((tile) => tileSeed(settings.seed ?? 0, tile.x, tile.y));
+        const { sr, std } = await resolveBatch(this.parts, lr, lrUp, shape, settings, ema, seeds);
+        return { hr: sr, std };
+      });
+    const used = { sampling: samplingLabel(settings), tileSize, batchSize };
+    if (!options.shard) return { ...(await upscale(options.outPath)), ...used };
+    if (options.uncertaintyPath || options.cog) {
+      throw new DataError(
+        `${options.outPath}: a shard writes a plain part (no uncertainty map, no COG); sr3 mosaic makes the COG`,
+      );
+    }
+    if (!this.weightsFile) {
+      throw new DataError(`a sharded run must name its model: save() it and load it with fromModel()`);
+    }
+    const { samplingType, nTimestep, seed, eta, startNoiseLevel } = settings;
+    const summary = await upscaleShard({
       inputPath: imagePath,
-      outputPath: options.outPath,
-      uncertaintyPath: options.uncertaintyPath,
+      out: options.outPath,
+      spec: options.shard,
       factor: d.downsampleFactor,
-      tileSize,
-      padding: options.padding ?? settings.padding ??
-        (d.ModelPadding || Math.max(1, Math.floor(tileSize / 8))),
-      batchSize,
-      normalization: d.normalization,
-      bands: options.bands,
-      colorCorrection: options.colorCorrection,
-      overwrite: options.overwrite,
-      onProgress: options.onTiles,
-    }, async (batch) => {
-      // A different seed per batch keeps neighbouring tiles' noise independent.
-      const seeded = { ...settings, seed: (settings.seed ?? 0) + 7919 * calls++ };
-      const { sr, std } = await resolveBatch(this.parts, batch.lr, batch.lrUp, batch.shape, seeded, ema);
-      return { hr: sr, std };
-    });
-    return { ...summary, sampling: samplingLabel(settings), tileSize, batchSize };
+      modelWeights: this.weightsFile,
+      settings: {
+        ...{ samplingType, nTimestep, seed: seed ?? 0, eta, startNoiseLevel, samples, tileSize, padding },
+        bands: options.bands ?? "all",
+        colorCorrection: options.colorCorrection ?? false,
+      },
+    }, upscale);
+    return { ...summary, ...used };
   }
 
   /**

@@ -11,7 +11,7 @@ import type { Denoiser, SampleOptions } from "./plan.ts";
 export { DDIM_DEFAULT_STEPS, ddimPlan, sampleDdim } from "./ddim.ts";
 export { ddpmPlan, sampleDdpm } from "./ddpm.ts";
 export { DPMPP_DEFAULT_STEPS, dpmppPlan, sampleDpmpp } from "./dpmpp.ts";
-export type { Denoiser, PlanStep, SampleOptions, SamplingPlan } from "./plan.ts";
+export type { Denoiser, NoiseSource, PlanStep, SampleOptions, SamplingPlan } from "./plan.ts";
 
 /** Sampler names as the CLI and `sampling_type` spell them. */
 export type SamplerName = "ddpm" | "ddim" | "dpmpp";

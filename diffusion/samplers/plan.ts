@@ -22,6 +22,12 @@ import type { ScheduleTables } from "../schedule.ts";
  */
 export type Denoiser = (x: Tensor, condition: Tensor, noiseLevels: Tensor) => Tensor;
 
+/**
+ * Where a sampler's Gaussian noise comes from: a tensor of `shape` for `stream` (0 for the start, i + 1
+ * for the update after network call i). Default: `randomNormal(shape, seed, stream)`.
+ */
+export type NoiseSource = (shape: readonly number[], stream: number) => Tensor;
+
 /** Options every sampler takes. */
 export interface SampleOptions {
   /** The training schedule (samplers sub-sample it; they never rebuild β for fewer steps). */
@@ -30,6 +36,8 @@ export interface SampleOptions {
   steps?: number;
   /** Seed of the initial noise and of every stochastic step; a fixed seed reproduces the sample. */
   seed?: number;
+  /** Draws the noise instead of `seed` (e.g. one Philox key per batch item, see diffusion/tile_noise.ts). */
+  noise?: NoiseSource;
   /** DDIM stochasticity: 0 is deterministic, 1 matches DDPM's posterior variance. */
   eta?: number;
   /** Clip x̂0 to [−1, 1] at every step (default true). */
@@ -113,13 +121,15 @@ export async function runPlan(
   }
   const rt = getRuntime();
   const seed = options.seed ?? 0;
+  const noise = options.noise ??
+    ((shape: readonly number[], stream: number) => randomNormal(shape, seed, stream));
   const clip = options.clip ?? true;
   const total = plan.steps.length;
   const syncEvery = options.syncEvery ?? (options.onProgress ? Math.max(1, Math.ceil(total / 10)) : 0);
   const batch = condition.shape[0]!;
   let x = noGrad(() =>
     tidy(() => {
-      const z = randomNormal(condition.shape, seed, 0);
+      const z = noise(condition.shape, 0);
       if (plan.startLevel >= 1) return z;
       const gamma = plan.startLevel;
       const start = options.startFrom ?? condition;
@@ -140,7 +150,7 @@ export async function runPlan(
       tidy(() => {
         const levels = Tensor.full([batch], step.level);
         const eps = denoise(x, condition, levels);
-        const z = step.c !== 0 ? randomNormal(x.shape, seed, i + 1) : eps;
+        const z = step.c !== 0 ? noise(x.shape, i + 1) : eps;
         const next = Tensor.empty(x.shape);
         const estimate = Tensor.empty(x.shape);
         const coefficients = { ...step, s0: Math.max(step.s0, MIN_SIGNAL) };

@@ -113,3 +113,27 @@ export function craftTiff(
   file.set(ifd, ifdOffset);
   return file;
 }
+
+/** A python3 that has GDAL's bindings (Debian's python3-gdal), or null. */
+const gdalPython: string | null = ["/usr/bin/python3", "python3"].find((python) => {
+  try {
+    return new Deno.Command(python, { args: ["-c", "import osgeo_utils"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}) ?? null;
+
+/** Whether GDAL's validate_cloud_optimized_geotiff can run. */
+export const hasCogValidator: boolean = gdalPython !== null;
+
+/** Runs GDAL's validate_cloud_optimized_geotiff (with --full-check) on `path`: its exit status and output. */
+export async function validateCog(path: string): Promise<{ valid: boolean; output: string }> {
+  const { success, stdout, stderr } = await new Deno.Command(gdalPython!, {
+    args: ["-m", "osgeo_utils.samples.validate_cloud_optimized_geotiff", "--full-check=yes", path],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { valid: success, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}

@@ -130,3 +130,25 @@ Deno.test("skipped and partly invalid tiles leave nodata (NaN, valid 0) where no
   assert.equal(blender.takeFinishedRows(), null);
   assert.throws(() => blender.skip(plan.tiles[1]!), RangeError);
 });
+
+Deno.test("a row window blends only its rows, from every tile that touches them; others are refused", () => {
+  const plan = planTiles("lr.tif", 40, 30, 10, 2); // tile rows at y = 0, 6, 12, 18, 20
+  const blender = new TileBlender(plan, 2, 1, { start: 24, end: 30 }); // LR rows 12–14
+  assert.deepEqual([blender.width, blender.height], [80, 6]);
+  assert.deepEqual(plan.rows.map((_, row) => blender.needsRow(row)), [false, true, true, false, false]);
+  assert.equal(blender.tileCount, 2 * plan.columns.length);
+  const outside = plan.tiles.find((tile) => tile.row === 0)!;
+  assert.throws(
+    () => blender.add(outside, new Float32Array(400).fill(1)),
+    /tile 0 lies outside the row window/,
+  );
+  assert.throws(() => blender.skip(outside), /outside the row window/);
+  for (const tile of plan.tiles.filter((t) => blender.needsRow(t.row))) {
+    blender.add(tile, new Float32Array(400).fill(tile.row));
+  }
+  const rows = blender.takeFinishedRows()!;
+  assert.deepEqual([rows.y, rows.count], [0, 6], "rows counted from the window's top");
+  assert.equal(blender.takeFinishedRows(), null);
+  assert.throws(() => new TileBlender(plan, 2, 1, { start: 10, end: 10 }), /empty/);
+  assert.throws(() => new TileBlender(plan, 2, 1, { start: 0, end: 61 }), /ends below the raster's 60 rows/);
+});
