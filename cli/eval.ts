@@ -3,7 +3,7 @@
  * LR | bicubic | SR3 | HR grid (arcgis `compute_metrics()` and `show_results()`).
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "../deps.ts";
 import { INFERENCE_PRESETS, type InferencePreset } from "../diffusion/inference.ts";
 import type { MetricPair } from "../diffusion/evaluate.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";

@@ -3,7 +3,7 @@
  * Each subcommand lives in its own file and only parses arguments and calls the library.
  * @module
  */
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { Command, CommanderError } from "../deps.ts";
 import { SR3_VERSION } from "../kernels/version.ts";
 import { EXIT } from "./common.ts";
 import { infoCommand } from "./info.ts";

@@ -3,7 +3,7 @@
  * flag means the model's recommended preset (model.json `inference`); each flag overrides one field.
  * @module
  */
-import { Option } from "@commander-js/extra-typings";
+import { Option } from "../deps.ts";
 import { INFERENCE_PRESETS, type InferencePreset } from "../diffusion/inference.ts";
 import type { SamplingSettings } from "../diffusion/pipeline.ts";
 import { SAMPLER_NAMES, type SamplerName, SAMPLERS } from "../diffusion/samplers/mod.ts";

@@ -3,7 +3,7 @@
  * TensorBoard, and `--resume`.
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "../deps.ts";
 import { pathExists } from "../data/files.ts";
 import { DataError } from "../data/errors.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";

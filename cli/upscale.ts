@@ -3,7 +3,7 @@
  * a georeferenced GeoTIFF.
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "../deps.ts";
 import { ProgressLine } from "../report/progress.ts";
 import { loadModel } from "../diffusion/super_resolution.ts";
 import {

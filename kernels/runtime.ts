@@ -1,5 +1,3 @@
-// WebGPU types for consumers whose TypeScript setup lacks Deno's built-in ones (they agree with Deno's).
-/// <reference types="@webgpu/types" />
 /**
  * The WebGPU runtime every kernel dispatches through: device acquisition with the adapter's real
  * limits, a pipeline cache, the buffer and texture pools of `pool.ts`, command batching with one open encoder,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import cliProgress from "cli-progress";
+import { cliProgress } from "../deps.ts";
 import process from "node:process";
 
 /** The part of cli-progress's MultiBar used here; the package ships no type declarations. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encode as encodePngBytes } from "fast-png";
+import { encodePngBytes } from "../../deps.ts";
 import { cropSquare, symmetry, transformSquare } from "../../data/augment.ts";
 import { type Batch, loadChipDataset } from "../../data/dataset.ts";
 import { DataError } from "../../data/errors.ts";
