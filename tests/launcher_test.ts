@@ -5,30 +5,19 @@
 import assert from "node:assert/strict";
 import { readRaster } from "../data/raster.ts";
 import { RASTERS } from "./data/helpers.ts";
+import { hasNode, nodeOnlyPath } from "./helpers/node_only.ts";
 
 const launcher = new URL("../sr3", import.meta.url).pathname;
 
-/** The directory of a command on PATH, or null. */
-function commandDir(name: string): string | null {
-  const { success, stdout } = new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "piped" })
-    .outputSync();
-  const path = new TextDecoder().decode(stdout).trim();
-  return success && path ? path.slice(0, path.lastIndexOf("/")) : null;
-}
-
-const nodeDir = commandDir("node");
-const npxDir = commandDir("npx");
-
 Deno.test({
   name: "./sr3 through a symlink on PATH runs from any directory on the pinned Deno, with only Node's tools",
-  ignore: nodeDir === null || npxDir === null,
+  ignore: !hasNode,
   async fn() {
     const dir = await Deno.makeTempDir();
     try {
       await Deno.mkdir(`${dir}/bin`);
       await Deno.symlink(launcher, `${dir}/bin/sr3`);
-      // Only the launcher, Node's directories and the system's: no deno on this PATH unless the system has one.
-      const path = [`${dir}/bin`, nodeDir, npxDir, "/usr/bin", "/bin"].join(":");
+      const path = nodeOnlyPath(`${dir}/bin`);
       const run = async (args: string[]) => {
         const { code, stderr } = await new Deno.Command("sr3", {
           args,

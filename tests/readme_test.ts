@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { readRaster } from "../data/raster.ts";
+import { hasNode, nodeOnlyPath } from "./helpers/node_only.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -18,20 +19,9 @@ function shellCommands(markdown: string, marker: string): string[] {
     .filter((line) => line !== "" && !line.startsWith("#"));
 }
 
-/** The directory of a command on PATH, or null. */
-function commandDir(name: string): string | null {
-  const { success, stdout } = new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "piped" })
-    .outputSync();
-  const path = new TextDecoder().decode(stdout).trim();
-  return success && path ? path.slice(0, path.lastIndexOf("/")) : null;
-}
-
-const nodeDir = commandDir("node");
-const npxDir = commandDir("npx");
-
 Deno.test({
   name: "README.md: the install block, then the workflow block, run as written on the bundled data",
-  ignore: nodeDir === null || npxDir === null,
+  ignore: !hasNode,
   async fn() {
     const readme = await Deno.readTextFile(`${root}README.md`);
     const install = shellCommands(readme, "**The `sr3` command.**");
@@ -47,7 +37,7 @@ Deno.test({
       await Deno.mkdir(`${checkout}/home`);
       const env = {
         HOME: `${checkout}/home`,
-        PATH: [`${checkout}/home/.local/bin`, nodeDir, npxDir, "/usr/bin", "/bin"].join(":"),
+        PATH: nodeOnlyPath(`${checkout}/home/.local/bin`),
       };
       for (const command of [...install, ...workflow]) {
         const started = performance.now();
