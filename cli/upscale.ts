@@ -59,7 +59,7 @@ Examples:
   $ sr3 upscale landsat.tif --model models/l8 --out landsat_x4.tif
   $ sr3 upscale scene.tif --model models/naip-x4 --out scene_sr.tif --uncertainty scene_std.tif
   $ sr3 upscale scene.tif --model models/naip-x4 --out scene_sharp.tif --preset perceptual
-  $ sr3 upscale scene.tif --model models/naip --out scene_sr.tif --sampling-type dpmpp --n-timestep 20
+  $ sr3 upscale scene.tif --model models/naip --out scene_sr.tif --sampling-type dpmpp --sampling-steps 20
 
 Without sampler flags the model's recommended preset runs (model.json "inference"); flags override it.
 

@@ -236,8 +236,8 @@ export class SuperResolution {
 
   /** The sampling settings of `preset` (default: the model's) with `overrides` on top. */
   sampling(preset: InferencePreset | undefined, overrides: SamplingSettings): SamplingSettings {
-    const { samplingType, nTimestep, seed, eta, startNoiseLevel, samples, onProgress } = overrides;
-    const flags = { samplingType, nTimestep, seed, eta, startNoiseLevel, samples };
+    const { samplingType, samplingSteps, seed, eta, startNoiseLevel, samples, onProgress } = overrides;
+    const flags = { samplingType, samplingSteps, seed, eta, startNoiseLevel, samples };
     return {
       ...resolveSampling(this.definition.inference, this.formulation.kind, preset, flags),
       onProgress,

@@ -50,15 +50,17 @@ Deno.test(
         log.at(-1).smoothedLoss < log[0].loss,
         `loss falls: ${log[0].loss} → ${log.at(-1).smoothedLoss}`,
       );
-      for (const [samplingType, nTimestep] of [["ddpm", undefined], ["ddim", 20], ["dpmpp", 10]] as const) {
-        const report = await sr.computeMetrics({ samplingType, nTimestep, maxChips: 2 });
+      for (
+        const [samplingType, samplingSteps] of [["ddpm", undefined], ["ddim", 20], ["dpmpp", 10]] as const
+      ) {
+        const report = await sr.computeMetrics({ samplingType, samplingSteps, maxChips: 2 });
         assert.equal(report.chips, 2);
         assert.ok(
           Number.isFinite(report.sr3.PSNR) && report.sr3.PSNR > 5,
           `${samplingType}: PSNR ${report.sr3.PSNR}`,
         );
       }
-      const png = await sr.showResults({ rows: 2, samplingType: "dpmpp", nTimestep: 5 });
+      const png = await sr.showResults({ rows: 2, samplingType: "dpmpp", samplingSteps: 5 });
       assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
       sr.dispose();
 
@@ -67,7 +69,7 @@ Deno.test(
       const summary = await loaded.predict(lr, {
         outPath: `${dir}/sr.tif`,
         samplingType: "dpmpp",
-        nTimestep: 5,
+        samplingSteps: 5,
       });
       assert.deepEqual([summary.width, summary.height], [64, 64]);
       const out = await readRaster(`${dir}/sr.tif`);
