@@ -231,6 +231,8 @@ export async function upscaleRaster(
       await drain();
     };
 
+    // Progress starts now, not when the first batch returns, so elapsed time and rate count that batch.
+    options.onProgress?.(0, plan.tiles.length);
     for (const [row, y] of plan.rows.entries()) {
       const strip = await source.readWindow(0, y, source.width, tileSize, { bands });
       for (const tile of plan.tiles.filter((t) => t.row === row)) {
