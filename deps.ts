@@ -9,14 +9,13 @@
 /// <reference types="npm:@webgpu/types@0.1.74" />
 
 export { BinaryReader, BinaryWriter, WireType } from "npm:@bufbuild/protobuf@2.17.0/wire";
-// The CLI's parser; the plain package is named too so that its peer resolves to the same version.
+// The CLI's parser (commander with typed options; it takes commander ~15.1.0 as its peer).
 export {
   Command,
   CommanderError,
   InvalidArgumentError,
   Option,
 } from "npm:@commander-js/extra-typings@15.1.0";
-export type {} from "npm:commander@15.1.0";
 export { default as cliProgress } from "npm:cli-progress@3.12.0";
 export { default as crc32c } from "npm:crc-32@1.2.2/crc32c.js";
 export { convertIndexedToRgb, decode as decodePng, encode as encodePngBytes } from "npm:fast-png@8.0.0";
