@@ -11,7 +11,7 @@
  * const data = await prepareData("chips", { downsampleFactor: 4, batchSize: 4 });
  * const sr = await SuperResolution.create(data, { preset: "tiny" });
  * await sr.fit(10, { outDir: "models/naip", lr: 1e-4 });
- * console.log(await sr.computeMetrics({ samplingType: "dpmpp", nTimestep: 20 }));
+ * console.log(await sr.computeMetrics({ samplingType: "dpmpp", samplingSteps: 20 }));
  * await sr.predict("landsat.tif", { outPath: "landsat_sr.tif" });
  * ```
  *

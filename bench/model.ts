@@ -374,7 +374,7 @@ export async function samplerTable(
     const start = performance.now();
     const batches = await sampleValidation(sr.parts, data.dataset, {
       samplingType,
-      nTimestep: steps,
+      samplingSteps: steps,
       startNoiseLevel,
       seed: 1,
       maxChips: chips,

@@ -3,7 +3,7 @@
  * and attention, the UNet's steps vs PyTorch CPU, memory, samplers) on this machine's adapter.
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "../deps.ts";
 import { runBench } from "../bench/run.ts";
 import { parsePositiveInt, runCommand } from "./common.ts";
 

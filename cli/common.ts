@@ -3,7 +3,7 @@
  * numbers and lists, and printing data as JSON or text.
  * @module
  */
-import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { InvalidArgumentError } from "../deps.ts";
 import { DataError } from "../data/errors.ts";
 import { DeviceError, ShapeError } from "../kernels/errors.ts";
 import { SafetensorsError } from "../nn/safetensors.ts";

@@ -3,7 +3,7 @@
  * resampling sr3 trains with), georeferenced, to try a model on a scene whose truth you have.
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "../deps.ts";
 import { writeDegraded } from "../data/holdout.ts";
 import { parseBands, parsePositiveInt, parseRegion, printJson, runCommand } from "./common.ts";
 

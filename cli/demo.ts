@@ -13,7 +13,7 @@
  */
 import { readRaster } from "../data/raster.ts";
 import { writeHoldoutPair } from "../data/holdout.ts";
-import { resizeBicubic } from "../data/resample.ts";
+import { resizeBicubicUint8 } from "../data/resample.ts";
 import { normalize } from "../data/normalize.ts";
 import { imageMetrics } from "../data/metrics.ts";
 import { heatmapImage, previewImage } from "../report/preview.ts";
@@ -65,7 +65,8 @@ async function upscaleHeldBack(): Promise<Record<string, unknown>> {
   const signed = (native: Float32Array): Float32Array =>
     normalize(native, size * size, sr.definition.normalization);
   const hrSigned = signed(hr);
-  const bicubic = resizeBicubic(lr, lrSize, lrSize, size, size);
+  // The scene is uint8: bicubic by Pillow's 8-bit path, as sr3 metrics and the SR3 reference make it.
+  const bicubic = Float32Array.from(resizeBicubicUint8(Uint8Array.from(lr), lrSize, lrSize, size, size));
   const results: Record<string, MetricPair & { seconds?: number; sampling?: string; path?: string }> = {};
   const score = (image: Float32Array) =>
     metricPair(imageMetrics(signed(image), hrSigned, size, size, { factor: FACTOR }));

@@ -3,7 +3,7 @@
  * LR | bicubic | SR3 | HR grid (arcgis `compute_metrics()` and `show_results()`).
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "../deps.ts";
 import { INFERENCE_PRESETS, type InferencePreset } from "../diffusion/inference.ts";
 import type { MetricPair } from "../diffusion/evaluate.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";
@@ -48,7 +48,7 @@ export const evalCommand = new Command("eval")
 Examples:
   $ sr3 eval chips --model models/naip-x4
   $ sr3 eval chips --model models/naip-x4 --preset perceptual --max-chips 32
-  $ sr3 eval chips --model models/naip --sampling-type dpmpp --n-timestep 20 --json
+  $ sr3 eval chips --model models/naip --sampling-type dpmpp --sampling-steps 20 --json
   $ sr3 eval chips --model models/naip --preset fidelity --start-noise-level 0.3 --samples 8 --record fidelity
 
 Bicubic is always scored on the same chips (and, for residual models, the mean predictor alone).`,

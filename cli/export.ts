@@ -3,7 +3,7 @@
  * training chips in the "Export Tiles" layout.
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "../deps.ts";
 import { exportTiles } from "../data/export.ts";
 import { ProgressLine } from "../report/progress.ts";
 import { parseBands, parseNumber, parsePositiveInt, parseRegion, printJson, runCommand } from "./common.ts";

@@ -2,7 +2,7 @@
  * `sr3 import-torch`: turn a checkpoint of the PyTorch SR3 reference into an sr3 model directory.
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "../deps.ts";
 import { DataError } from "../data/errors.ts";
 import { pathExists } from "../data/files.ts";
 import { importTorchCheckpoint } from "../diffusion/import_torch.ts";

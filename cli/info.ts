@@ -3,7 +3,7 @@
  * versions involved.
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "../deps.ts";
 import { Runtime } from "../kernels/runtime.ts";
 import { SR3_VERSION } from "../kernels/version.ts";
 import { formatBytes, printJson, runCommand } from "./common.ts";

@@ -1,9 +1,9 @@
 /**
- * The `sr3` command: `deno task sr3 <command>` from a checkout, or `deno install -A -n sr3 cli/main.ts`.
+ * The `sr3` command: the `./sr3` launcher or `deno task sr3 <command>` from a checkout.
  * Each subcommand lives in its own file and only parses arguments and calls the library.
  * @module
  */
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { Command, CommanderError } from "../deps.ts";
 import { SR3_VERSION } from "../kernels/version.ts";
 import { EXIT } from "./common.ts";
 import { infoCommand } from "./info.ts";

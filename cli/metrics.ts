@@ -5,7 +5,7 @@
  * @module
  */
 import { basename } from "node:path";
-import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError } from "../deps.ts";
 import { rasterMetrics } from "../data/metrics.ts";
 import { type MetricPair, metricPair } from "../diffusion/evaluate.ts";
 import { formatMetricsTable, parseBands, parseNumber, printJson, runCommand } from "./common.ts";

@@ -3,7 +3,7 @@
  * GeoTIFF, after checking that they are complete and belong together.
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "../deps.ts";
 import { writeMosaic } from "../data/mosaic.ts";
 import { parsePositiveInt, printJson, runCommand } from "./common.ts";
 

@@ -3,7 +3,7 @@
  * flag means the model's recommended preset (model.json `inference`); each flag overrides one field.
  * @module
  */
-import { Option } from "@commander-js/extra-typings";
+import { Option } from "../deps.ts";
 import { INFERENCE_PRESETS, type InferencePreset } from "../diffusion/inference.ts";
 import type { SamplingSettings } from "../diffusion/pipeline.ts";
 import { SAMPLER_NAMES, type SamplerName, SAMPLERS } from "../diffusion/samplers/mod.ts";
@@ -29,9 +29,10 @@ export function samplerOption() {
   ).choices([...SAMPLER_NAMES, "mean"] as (SamplerName | "mean")[]);
 }
 
-/** `--n-timestep`. */
+/** `--sampling-steps`: network calls (`--n-timestep` is the training schedule's length T). */
 export function stepsOption() {
-  return new Option("--n-timestep <n>", "sampler steps (default: the preset's)").argParser(parsePositiveInt);
+  return new Option("--sampling-steps <n>", "sampler steps, i.e. network calls (default: the preset's)")
+    .argParser(parsePositiveInt);
 }
 
 /** `--start-noise-level`. */
@@ -56,7 +57,7 @@ export function seedOption() {
 /** The settings the shared flags name (undefined fields fall back to the preset). */
 export function samplingFlags(options: {
   samplingType?: SamplerName | "mean";
-  nTimestep?: number;
+  samplingSteps?: number;
   startNoiseLevel?: number;
   samples?: number;
   seed?: number;
@@ -64,7 +65,7 @@ export function samplingFlags(options: {
 }): SamplingSettings {
   return {
     samplingType: options.samplingType,
-    nTimestep: options.nTimestep,
+    samplingSteps: options.samplingSteps,
     startNoiseLevel: options.startNoiseLevel,
     samples: options.samples,
     seed: options.seed,

@@ -3,8 +3,8 @@
  * a PyTorch-reference config, or a preset.
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
-import { parse as parseJsonc } from "jsonc-parser";
+import { Command } from "../deps.ts";
+import { parseJsonc } from "../deps.ts";
 import { DataError, describeError } from "../data/errors.ts";
 import { pathExists } from "../data/files.ts";
 import { referenceConfig } from "../diffusion/import_torch.ts";

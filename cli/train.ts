@@ -3,7 +3,7 @@
  * TensorBoard, and `--resume`.
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "../deps.ts";
 import { pathExists } from "../data/files.ts";
 import { DataError } from "../data/errors.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";
@@ -128,7 +128,7 @@ export const trainCommand = new Command("train")
     new Option("--sampling-type <name>", "sampler for validation (default: the model's default preset)")
       .choices(SAMPLER_NAMES),
   )
-  .option("--n-sample-steps <n>", "sampler steps for validation (with --sampling-type)", parsePositiveInt, 50)
+  .option("--sampling-steps <n>", "sampler steps for validation (with --sampling-type)", parsePositiveInt, 50)
   .addHelpText(
     "after",
     `
@@ -242,7 +242,7 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
         keepCheckpoints: options.keepCheckpoints,
         validateEvery: options.validateEvery,
         validationSampling: options.samplingType
-          ? { samplingType: options.samplingType, nTimestep: options.nSampleSteps }
+          ? { samplingType: options.samplingType, samplingSteps: options.samplingSteps }
           : undefined,
       });
       console.error(

@@ -3,7 +3,7 @@
  * a georeferenced GeoTIFF.
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "../deps.ts";
 import { ProgressLine } from "../report/progress.ts";
 import { loadModel } from "../diffusion/super_resolution.ts";
 import { parseShard } from "../data/shard.ts";
@@ -74,7 +74,7 @@ Examples:
   $ sr3 upscale landsat.tif --model models/l8 --out landsat_x4.tif
   $ sr3 upscale scene.tif --model models/naip-x4 --out scene_sr.tif --uncertainty scene_std.tif
   $ sr3 upscale scene.tif --model models/naip-x4 --out scene_sharp.tif --preset perceptual
-  $ sr3 upscale scene.tif --model models/naip --out scene_sr.tif --sampling-type dpmpp --n-timestep 20
+  $ sr3 upscale scene.tif --model models/naip --out scene_sr.tif --sampling-type dpmpp --sampling-steps 20
   $ sr3 upscale scene.tif --model models/naip --out scene_sr.tif --shard 0/4   (then 1/4 … 3/4, sr3 mosaic)
   $ sr3 upscale scenes.txt --model models/naip --out sr/ --shard slurm   (one set of scenes per array task)
 

@@ -12,7 +12,7 @@
  * it into place.
  * @module
  */
-import { zlibSync } from "fflate";
+import { zlibSync } from "../deps.ts";
 import { DataError, describeError } from "./errors.ts";
 import {
   assertOutputFree,

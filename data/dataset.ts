@@ -274,11 +274,16 @@ export class ChipDataset {
       );
       lrValid = validMask(lrNative, lrSize * lrSize, label.nodata);
     } else {
-      const low = resizeBicubicMasked(hrNative, hrValid, size, size, lrSize, lrSize);
+      // uint8: Pillow's 8-bit path, as the SR3 reference makes its LR images.
+      const low = resizeBicubicMasked(hrNative, hrValid, size, size, lrSize, lrSize, {
+        uint8: this.dataType === "uint8",
+      });
       lrNative = quantize(low.data, this.dataType);
       lrValid = low.valid;
     }
     const lr = normalize(lrNative, lrSize * lrSize, this.normalization, lrValid);
+    // The condition stays on the float path, in training as in upscaling: rounding it to uint8 (the
+    // reference does, storing PNGs) would only take precision from the model's input.
     const lrUp = resizeBicubicMasked(lr, lrValid, lrSize, lrSize, size, size).data;
     const lrValidUp = enlargeMask(lrValid, lrSize, lrSize, this.factor);
     const mask = new Float32Array(size * size);

@@ -2,7 +2,7 @@
  * GeoTIFF reading through npm:geotiff: the header, georeferencing and nodata at open, pixels per window.
  * @module
  */
-import { fromFile, type GeoTIFF, type GeoTIFFImage, type TypedArray } from "geotiff";
+import { fromFile, type GeoTIFF, type GeoTIFFImage, type TypedArray } from "../deps.ts";
 import { DataError, describeError } from "./errors.ts";
 import { geoReferenceFromTags } from "./geo.ts";
 import {

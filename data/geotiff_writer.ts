@@ -6,7 +6,7 @@
  * GDAL_NODATA. The TIFF byte layout is in tiff_layout.ts; compression is npm:fflate's zlib.
  * @module
  */
-import { zlibSync } from "fflate";
+import { zlibSync } from "../deps.ts";
 import { DataError, describeError } from "./errors.ts";
 import {
   assertOutputFree,

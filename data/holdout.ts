@@ -1,8 +1,8 @@
 /**
  * Degraded rasters and super-resolution test pairs: a window of a high-resolution raster and its ×factor
- * coarser version made by antialiased bicubic downsampling (Pillow's, rounded back to the raster's
- * integer type; nodata left out), written as GeoTIFFs with the window's georeferencing (the LR pixel
- * `factor` times larger). With no co-registered low-resolution imagery at hand, this is how SR results
+ * coarser version made by antialiased bicubic downsampling (Pillow's: its 8-bit path for uint8, else
+ * rounded back to the raster's integer type; nodata left out), written as GeoTIFFs with the window's
+ * georeferencing (the LR pixel `factor` times larger). With no co-registered low-resolution imagery at hand, this is how SR results
  * are measured on imagery a model never saw (`sr3 degrade`, the demo, `deno task quality`).
  * @module
  */
@@ -105,7 +105,9 @@ export async function writeDegraded(
     const valid = masked
       ? validMask(hr, width * height, source.nodata)
       : new Uint8Array(width * height).fill(1);
-    const resized = resizeBicubicMasked(hr, valid, width, height, lrWidth, lrHeight);
+    const resized = resizeBicubicMasked(hr, valid, width, height, lrWidth, lrHeight, {
+      uint8: source.dataType === "uint8",
+    });
     const integer = source.dataType.startsWith("uint") || source.dataType.startsWith("int");
     const lrPixels = lrWidth * lrHeight;
     const lr = resized.data.map((v, i) =>

@@ -3,8 +3,7 @@
  * GeoTIFFs. They carry no georeferencing and no nodata; an alpha channel is kept as a band.
  * @module
  */
-import { convertIndexedToRgb, decode as decodePng } from "fast-png";
-import jpeg from "jpeg-js";
+import { convertIndexedToRgb, decodePng, jpeg } from "../deps.ts";
 import { DataError, describeError } from "./errors.ts";
 import { checkBands } from "./geotiff_source.ts";
 import type { DataType, RasterFormat, RasterSource, ReadWindowOptions } from "./types.ts";

@@ -14,7 +14,7 @@
  */
 import { DataError } from "./errors.ts";
 import { readRaster } from "./raster.ts";
-import { resizeBicubic } from "./resample.ts";
+import { resizeBicubic, resizeBicubicUint8 } from "./resample.ts";
 import { toDataTypeValue } from "./types.ts";
 import { ergas, highFrequencyRatio, spectralAngleMapper } from "./spectral_metrics.ts";
 
@@ -336,9 +336,14 @@ export async function rasterMetrics(
     }
     factor = lowResolutionFactor(lowPath, low.info, pathB, b.info, factor);
     // Stored in the reference's data type (rounded, clamped) as a written bicubic raster would be, then
-    // mapped to 0–255 like any output compared against B.
-    const upsampled = resizeBicubic(low.data, low.info.width, low.info.height, width, height)
-      .map((v) => toDataTypeValue(v, b.info.dataType));
+    // mapped to 0–255 like any output compared against B; uint8 by Pillow's 8-bit path, as the SR3
+    // reference's bicubic images are.
+    const upsampled = low.info.dataType === "uint8" && b.info.dataType === "uint8"
+      ? Float32Array.from(
+        resizeBicubicUint8(Uint8Array.from(low.data), low.info.width, low.info.height, width, height),
+      )
+      : resizeBicubic(low.data, low.info.width, low.info.height, width, height)
+        .map((v) => toDataTypeValue(v, b.info.dataType));
     bicubic = uint8Metrics(toUint8(upsampled), reference8, width, height, factor);
   }
   return {

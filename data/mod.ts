@@ -25,7 +25,7 @@ export { crsLabel, sameCrs, scaleGeo, windowGeo } from "./geo.ts";
 export { openRaster, type RasterData, rasterInfo, readRaster } from "./raster.ts";
 export { type GeoTiffHeader, GeoTiffStripWriter, writeGeoTiff } from "./geotiff_writer.ts";
 export type { OutputOptions } from "./files.ts";
-export { enlargeMask, resizeBicubic, resizeBicubicMasked } from "./resample.ts";
+export { enlargeMask, resizeBicubic, resizeBicubicMasked, resizeBicubicUint8 } from "./resample.ts";
 export {
   chooseNormalization,
   denormalize,

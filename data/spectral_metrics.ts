@@ -6,7 +6,7 @@
  * calls these on the same uint8 conversion that PSNR/SSIM use, so values are in 0..255 units.
  * @module
  */
-import FFT from "fft.js";
+import { FFT } from "../deps.ts";
 
 /** Band-sequential samples (`[band][row][column]`). */
 export type Samples = Uint8Array | Float32Array | Float64Array;

@@ -240,6 +240,8 @@ export async function upscaleRaster(
       await drain();
     };
 
+    // Progress starts now, not when the first batch returns, so elapsed time and rate count that batch.
+    options.onProgress?.(0, plan.tiles.length);
     for (const [row, y] of plan.rows.entries()) {
       if (!blender.needsRow(row)) continue;
       const strip = await source.readWindow(0, y, source.width, tileSize, { bands });

@@ -28,7 +28,7 @@ export function samplingLabel(settings: SamplingSettings): string {
   const type = settings.samplingType ?? "ddim";
   if (type === "mean") return "mean predictor";
   const fixed = SAMPLERS[type].defaultSteps;
-  const steps = fixed === null ? "all" : settings.nTimestep ?? fixed;
+  const steps = fixed === null ? "all" : settings.samplingSteps ?? fixed;
   const start = settings.startNoiseLevel === undefined ? "" : ` from ${settings.startNoiseLevel}`;
   const k = (settings.samples ?? 1) > 1 ? ` x${settings.samples}` : "";
   return `${type} ${steps}${start}${k}`;

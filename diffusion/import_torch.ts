@@ -5,7 +5,7 @@
  * carries are checked against the schedule the config names.
  * @module
  */
-import { parse as parseJsonc, type ParseError, printParseErrorCode } from "jsonc-parser";
+import { type ParseError, parseJsonc, printParseErrorCode } from "../deps.ts";
 import { DataError, describeError } from "../data/errors.ts";
 import { chooseNormalization } from "../data/normalize.ts";
 import { readSafetensors, SafetensorsError } from "../nn/safetensors.ts";

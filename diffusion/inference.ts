@@ -37,11 +37,11 @@ export interface InferenceDefaults {
 export function defaultInference(kind: FormulationKind): InferenceDefaults {
   // Plain SR3 starts from the noised bicubic image, which needs more steps to move away from it.
   const fidelity: PresetSettings = kind === "residual"
-    ? { samplingType: "ddim", nTimestep: 10, startNoiseLevel: 0.5, samples: 4 }
-    : { samplingType: "dpmpp", nTimestep: 20, startNoiseLevel: 0.5, samples: 4 };
+    ? { samplingType: "ddim", samplingSteps: 10, startNoiseLevel: 0.5, samples: 4 }
+    : { samplingType: "dpmpp", samplingSteps: 20, startNoiseLevel: 0.5, samples: 4 };
   return {
     preset: "fidelity",
-    presets: { fidelity, perceptual: { samplingType: "dpmpp", nTimestep: 20, samples: 1 } },
+    presets: { fidelity, perceptual: { samplingType: "dpmpp", samplingSteps: 20, samples: 1 } },
   };
 }
 
@@ -62,7 +62,7 @@ export function inferenceProblem(inference: InferenceDefaults): string | null {
 }
 
 /** What a model.json without an `inference` block (sr3 before 0.2) runs with no preset named: arcgis's DDIM-200. */
-export const UNRECORDED_DEFAULT: PresetSettings = { samplingType: "ddim", nTimestep: 200 };
+export const UNRECORDED_DEFAULT: PresetSettings = { samplingType: "ddim", samplingSteps: 200 };
 
 /**
  * The settings to run: the named preset's (default: the model's default preset; for a model.json that
@@ -75,11 +75,19 @@ export function resolveSampling(
   overrides: SamplingSettings,
 ): SamplingSettings {
   const base = recorded
-    ? recorded.presets[preset ?? recorded.preset]
+    ? recordedPreset(recorded.presets[preset ?? recorded.preset])
     : preset
     ? defaultInference(kind).presets[preset]
     : UNRECORDED_DEFAULT;
   return { ...base, ...definedFields(overrides) };
+}
+
+/** A preset as model.json holds it: sr3 0.1 wrote the network calls as `nTimestep`. */
+function recordedPreset(settings: PresetSettings & { nTimestep?: number }): PresetSettings {
+  const { nTimestep, ...rest } = settings;
+  return nTimestep === undefined || rest.samplingSteps !== undefined
+    ? rest
+    : { ...rest, samplingSteps: nTimestep };
 }
 
 /** The fields of `value` that are set: spread over defaults, an unset option must not erase one. */

@@ -37,12 +37,15 @@ export interface ModelParts {
   formulation: Formulation;
 }
 
-/** How to sample: arcgis's `sampling_type` and `n_timestep`, plus sr3's start, averaging and seed. */
+/**
+ * How to sample: arcgis's `sampling_type`, the network calls (arcgis's sampling `n_timestep`; here
+ * `samplingSteps`, since `nTimestep` is the schedule's length T), plus sr3's start, averaging and seed.
+ */
 export interface SamplingSettings {
   /** "ddim" (default), "ddpm", "dpmpp", or "mean" (the mean predictor alone; residual models). */
   samplingType?: SamplerName | "mean";
   /** Network calls for ddim (default 200) and dpmpp (default 20); ddpm always uses every step. */
-  nTimestep?: number;
+  samplingSteps?: number;
   /** Seed of the sampler's noise (default 0). */
   seed?: number;
   /** DDIM η (default 0). */
@@ -238,7 +241,7 @@ async function resolveChunk(
     const condition = residual ? mean! : up;
     const samples = await sampleRepeated(type, unetDenoiser(unet, formulation.target), condition, k, {
       schedule: parts.schedule,
-      steps: settings.nTimestep,
+      steps: settings.samplingSteps,
       seed: settings.seed ?? 0,
       // Copy k of item n sits at k·N + n (sampleRepeated).
       noise: itemSeeds

@@ -243,8 +243,8 @@ export class SuperResolution {
 
   /** The sampling settings of `preset` (default: the model's) with `overrides` on top. */
   sampling(preset: InferencePreset | undefined, overrides: SamplingSettings): SamplingSettings {
-    const { samplingType, nTimestep, seed, eta, startNoiseLevel, samples, onProgress } = overrides;
-    const flags = { samplingType, nTimestep, seed, eta, startNoiseLevel, samples };
+    const { samplingType, samplingSteps, seed, eta, startNoiseLevel, samples, onProgress } = overrides;
+    const flags = { samplingType, samplingSteps, seed, eta, startNoiseLevel, samples };
     return {
       ...resolveSampling(this.definition.inference, this.formulation.kind, preset, flags),
       onProgress,
@@ -325,7 +325,7 @@ export class SuperResolution {
     if (!this.weightsFile) {
       throw new DataError(`a sharded run must name its model: save() it and load it with fromModel()`);
     }
-    const { samplingType, nTimestep, seed, eta, startNoiseLevel } = settings;
+    const { samplingType, samplingSteps, seed, eta, startNoiseLevel } = settings;
     const summary = await upscaleShard({
       inputPath: imagePath,
       out: options.outPath,
@@ -333,7 +333,7 @@ export class SuperResolution {
       factor: d.downsampleFactor,
       modelWeights: this.weightsFile,
       settings: {
-        ...{ samplingType, nTimestep, seed: seed ?? 0, eta, startNoiseLevel, samples, tileSize, padding },
+        ...{ samplingType, samplingSteps, seed: seed ?? 0, eta, startNoiseLevel, samples, tileSize, padding },
         bands: options.bands ?? "all",
         colorCorrection: options.colorCorrection ?? false,
       },

@@ -1,7 +1,5 @@
-// WebGPU types for consumers whose TypeScript setup lacks Deno's built-in ones (they agree with Deno's).
-/// <reference types="@webgpu/types" />
 /**
- * The WebGPU runtime every kernel dispatches through: device acquisition with the adapter's real
+ * The WebGPU runtime every kernel dispatches through: a device with the adapter's real
  * limits, a pipeline cache, the buffer and texture pools of `pool.ts`, command batching with one open encoder,
  * uniform staging, readback, and memory/traffic counters.
  *
@@ -18,96 +16,18 @@
  * @module
  */
 import { DeviceError } from "./errors.ts";
+import { acquireDevice, type AdapterSummary } from "./device.ts";
+import type { Dispatch, MemoryStats, RuntimeCounters, RuntimeOptions } from "./runtime_types.ts";
 import { BufferPool, MIN_BUFFER_BYTES, TexturePool, USAGE_POOLED } from "./pool.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
 import { Uniforms } from "./uniforms.ts";
 
 export { Uniforms };
 export { bucketBytes } from "./pool.ts";
-
-/** What a kernel can bind after the uniform parameters: a buffer (whole or a range) or a texture view. */
-export type Binding = GPUBuffer | GPUBufferBinding | GPUTextureView;
-
-/** A description of the adapter the runtime runs on. */
-export interface AdapterSummary {
-  /** Driver description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
-  description: string;
-  /** Vendor id or name as reported by the adapter. */
-  vendor: string;
-  /** Architecture string, often empty. */
-  architecture: string;
-  /** True for CPU-emulated adapters (lavapipe, llvmpipe, SwiftShader, WARP). */
-  isSoftware: boolean;
-  /** Optional features the adapter offers. */
-  features: string[];
-  /** The adapter's limits, all requested for the device. */
-  limits: Record<string, number>;
-}
-
-/** Bytes held on the device, in pooled, persistent and texture allocations. */
-export interface MemoryStats {
-  /** Pooled buffers currently handed out (bucket sizes). */
-  liveBytes: number;
-  /** Pooled buffers waiting for reuse, including those released in the open batch. */
-  pooledBytes: number;
-  /** Buffers outside the pool: parameters, optimizer state, staging arenas. */
-  persistentBytes: number;
-  /** Pooled textures, live or free. */
-  textureBytes: number;
-  /** Everything the runtime has allocated now. */
-  allocatedBytes: number;
-  /** The highest `allocatedBytes` since creation or the last `resetPeak()`. */
-  peakAllocatedBytes: number;
-  /** The highest `liveBytes + persistentBytes` since creation or the last `resetPeak()`. */
-  peakLiveBytes: number;
-}
-
-/** Work counters; `readbacks` is what the "no sync in hot loops" rule is checked against. */
-export interface RuntimeCounters {
-  /** Compute dispatches recorded. */
-  dispatches: number;
-  /** Command buffers submitted. */
-  submits: number;
-  /** GPU→CPU reads (each one a full round trip). */
-  readbacks: number;
-  /** Pipelines compiled (cache misses). */
-  pipelinesCompiled: number;
-}
-
-/** Options for {@link Runtime.create}. */
-export interface RuntimeOptions {
-  /** Submit the open encoder after this many dispatches (default 32). */
-  flushEvery?: number;
-  /** Passed to `requestAdapter` (default "high-performance"). */
-  powerPreference?: GPUPowerPreference;
-  /**
-   * Bytes of released textures kept for reuse. Packed operands come in as many shapes as a model has
-   * layers, so an unbounded texture pool would hold every one of them at once. Default: 4 MiB plus
-   * 1/16 of the persistent allocations (parameters, optimizer state), so big models, whose staged
-   * operands are big too, keep more of them.
-   */
-  textureCacheBytes?: number;
-}
-
-/** One dispatch: a compiled pipeline, its parameters and operands, and the grid size. */
-export interface Dispatch {
-  /** From {@link Runtime.pipeline}. */
-  pipeline: GPUComputePipeline;
-  /** Bound at `@binding(0)`. */
-  uniforms: Uniforms;
-  /** Bound at `@binding(1)`, `@binding(2)`, … in order. */
-  bindings: readonly Binding[];
-  /** Workgroup counts (x, y, z). */
-  workgroups: readonly [number, number?, number?];
-}
+export { type AdapterSummary } from "./device.ts";
+export type { Binding, Dispatch, MemoryStats, RuntimeCounters, RuntimeOptions } from "./runtime_types.ts";
 
 const UNIFORM_ARENA_BYTES = 256 * 1024;
-
-function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
-  const text = `${info.description} ${info.vendor} ${info.architecture}`.toLowerCase();
-  return (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
-    /llvmpipe|lavapipe|swiftshader|warp|software/.test(text);
-}
 
 /**
  * A WebGPU device with a pipeline cache, buffer pool and command batching. Create one with
@@ -165,45 +85,8 @@ export class Runtime {
    * @throws {DeviceError} with one sentence on what to install when WebGPU or an adapter is missing.
    */
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
-    const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
-    if (!gpu) {
-      throw new DeviceError(
-        "This runtime has no WebGPU (navigator.gpu is missing): run sr3 with Deno 2 or newer.",
-      );
-    }
-    const adapter = await gpu.requestAdapter({
-      powerPreference: options.powerPreference ?? "high-performance",
-    });
-    if (!adapter) {
-      throw new DeviceError(
-        "No WebGPU adapter was found: install a Vulkan driver for your GPU, or Mesa's software " +
-          "driver for CPU-only machines (Debian/Ubuntu: apt-get install mesa-vulkan-drivers).",
-      );
-    }
-    const limits: Record<string, number> = {};
-    for (const key in adapter.limits) {
-      const value = (adapter.limits as unknown as Record<string, unknown>)[key];
-      if (typeof value === "number") limits[key] = value;
-    }
-    let device: GPUDevice;
-    // Timestamp queries only serve kernel profiling; take them where offered.
-    const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query")
-      ? ["timestamp-query"]
-      : [];
-    try {
-      device = await adapter.requestDevice({ requiredLimits: limits, requiredFeatures });
-    } catch (error) {
-      throw new DeviceError(`The WebGPU adapter refused a device: ${(error as Error).message}`);
-    }
-    const info = adapter.info;
-    return new Runtime(device, {
-      description: info.description,
-      vendor: info.vendor,
-      architecture: info.architecture,
-      isSoftware: isSoftwareAdapter(info),
-      features: [...adapter.features].sort(),
-      limits,
-    }, options);
+    const { device, adapter } = await acquireDevice(options.powerPreference ?? "high-performance");
+    return new Runtime(device, adapter, options);
   }
 
   /**

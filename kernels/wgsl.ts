@@ -4,8 +4,7 @@
  * `${value}` interpolations insert compile-time constants (workgroup sizes, tile shapes).
  * @module
  */
-// @ts-types="./wgsl_preprocessor.d.ts"
-import { wgsl as preprocess } from "wgsl-preprocessor";
+import { preprocessWgsl as preprocess } from "../deps.ts";
 
 /** Tagged template producing WGSL source with preprocessor blocks resolved. */
 export const wgsl: (strings: TemplateStringsArray, ...values: unknown[]) => string = preprocess;

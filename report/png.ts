@@ -3,7 +3,7 @@
  * grey/RGB/RGBA images at 8 or 16 bits. Files are written atomically like every other output.
  * @module
  */
-import { encode } from "fast-png";
+import { encodePngBytes } from "../deps.ts";
 import { DataError, describeError } from "../data/errors.ts";
 import {
   assertOutputFree,
@@ -52,7 +52,7 @@ export function encodePng(image: RgbaImage | PngImage): Uint8Array {
       `encodePng: depth ${depth} needs ${depth === 16 ? "Uint16Array" : "Uint8Array"} data`,
     );
   }
-  return encode({ width: image.width, height: image.height, data: image.data, channels, depth });
+  return encodePngBytes({ width: image.width, height: image.height, data: image.data, channels, depth });
 }
 
 /**

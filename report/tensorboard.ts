@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryReader, BinaryWriter, WireType } from "../deps.ts";
 import { join } from "node:path";
 import { DataError } from "../data/errors.ts";
 import { decodeRecords, encodeRecord } from "./tfrecord.ts";

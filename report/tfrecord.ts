@@ -8,7 +8,7 @@
  *
  * @module
  */
-import crc32c from "crc-32/crc32c.js";
+import { crc32c } from "../deps.ts";
 import { DataError } from "../data/errors.ts";
 
 /** A TFRecord file that is truncated or fails a CRC check; the message names file, record and offset. */

@@ -11,7 +11,7 @@ sr3=(npx -y deno@2.9.6 run -A --config "$PWD/deno.json" "$PWD/cli/main.ts")
 gdal_translate -q -srcwin 0 0 64 48 testdata/deepforest-aerial/OSBS_029.tif "$work/lr.tif"
 "${sr3[@]}" import-torch testdata/torch/ref_small.safetensors --config testdata/torch/ref_small.config.json \
   --out "$work/model" --downsample-factor 4 >/dev/null
-flags=(--model "$work/model" --sampling-type ddim --n-timestep 2 --eta 1 --samples 1 --tile-size 8 --padding 1)
+flags=(--model "$work/model" --sampling-type ddim --sampling-steps 2 --eta 1 --samples 1 --tile-size 8 --padding 1)
 seconds() { python3 -c 'import time; print(time.time())'; }
 
 start=$(seconds)

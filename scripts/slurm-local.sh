@@ -98,7 +98,7 @@ mkdir -p "$data"
 gdal_translate -q -srcwin 0 0 32 24 testdata/deepforest-aerial/OSBS_029.tif "$data/lr.tif"
 $SR3 import-torch testdata/torch/ref_small.safetensors --config testdata/torch/ref_small.config.json \
   --out "$data/model" --downsample-factor 4 >/dev/null
-flags=(--sampling-type ddim --n-timestep 2 --eta 1 --samples 1 --tile-size 8 --padding 1)
+flags=(--sampling-type ddim --sampling-steps 2 --eta 1 --samples 1 --tile-size 8 --padding 1)
 
 start=$(date +%s)
 sbatch --wait --array=0-2 --cpus-per-task=1 --output="$work/task-%a.out" --chdir="$data" \

@@ -50,15 +50,17 @@ Deno.test(
         log.at(-1).smoothedLoss < log[0].loss,
         `loss falls: ${log[0].loss} → ${log.at(-1).smoothedLoss}`,
       );
-      for (const [samplingType, nTimestep] of [["ddpm", undefined], ["ddim", 20], ["dpmpp", 10]] as const) {
-        const report = await sr.computeMetrics({ samplingType, nTimestep, maxChips: 2 });
+      for (
+        const [samplingType, samplingSteps] of [["ddpm", undefined], ["ddim", 20], ["dpmpp", 10]] as const
+      ) {
+        const report = await sr.computeMetrics({ samplingType, samplingSteps, maxChips: 2 });
         assert.equal(report.chips, 2);
         assert.ok(
           Number.isFinite(report.sr3.PSNR) && report.sr3.PSNR > 5,
           `${samplingType}: PSNR ${report.sr3.PSNR}`,
         );
       }
-      const png = await sr.showResults({ rows: 2, samplingType: "dpmpp", nTimestep: 5 });
+      const png = await sr.showResults({ rows: 2, samplingType: "dpmpp", samplingSteps: 5 });
       assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
       sr.dispose();
 
@@ -67,7 +69,7 @@ Deno.test(
       const summary = await loaded.predict(lr, {
         outPath: `${dir}/sr.tif`,
         samplingType: "dpmpp",
-        nTimestep: 5,
+        samplingSteps: 5,
       });
       assert.deepEqual([summary.width, summary.height], [64, 64]);
       const out = await readRaster(`${dir}/sr.tif`);
@@ -81,3 +83,44 @@ Deno.test(
     }
   },
 );
+
+Deno.test("mod.ts imports by path and by file URL from a script outside the repository, with no config", async () => {
+  const dir = await Deno.makeTempDir();
+  const modPath = new URL("../mod.ts", import.meta.url).pathname;
+  const modUrl = new URL("../mod.ts", import.meta.url).href;
+  // Touches a dependency of each layer: geotiff (read), fast-png (encode), the WGSL preprocessor (a kernel).
+  const body = `
+    const { info } = await readRaster(${JSON.stringify(scene)});
+    await initRuntime();
+    const doubled = await ops.mulScalar(Tensor.fromArray(new Float32Array([1, 2, 3]), [3]), 2).read();
+    const png = encodePng({ width: 1, height: 1, data: new Uint8Array([1, 2, 3, 255]) });
+    console.log(JSON.stringify({ width: info.width, doubled: Array.from(doubled), png: png.length > 0,
+      api: typeof SuperResolution }));
+  `;
+  const names = "encodePng, initRuntime, ops, readRaster, SuperResolution, Tensor";
+  try {
+    for (const [file, specifier] of [["by_path.ts", modPath], ["by_url.ts", modUrl]] as const) {
+      await Deno.writeTextFile(`${dir}/${file}`, `import { ${names} } from "${specifier}";\n${body}`);
+      for (const command of [["check"], ["run", "-A"]] as const) {
+        const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+          args: [...command, "--no-config", file],
+          cwd: dir,
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const err = new TextDecoder().decode(stderr);
+        assert.equal(code, 0, `deno ${command[0]} ${file}: ${err}`);
+        if (command[0] === "run") {
+          assert.deepEqual(JSON.parse(new TextDecoder().decode(stdout)), {
+            width: 934,
+            doubled: [2, 4, 6],
+            png: true,
+            api: "function",
+          });
+        }
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -225,7 +225,7 @@ Deno.test(
       `${dir}/sr.tif`,
       "--sampling-type",
       "dpmpp",
-      "--n-timestep",
+      "--sampling-steps",
       "3",
       "--batch-size",
       "64",
@@ -417,7 +417,7 @@ Deno.test(
       `${dir}/chips`,
       "--model",
       `${dir}/model`,
-      "--n-timestep",
+      "--sampling-steps",
       "2",
       "--samples",
       "2",
@@ -433,7 +433,7 @@ Deno.test(
     assert.equal(evaluated.code, 0, evaluated.stderr);
     assert.deepEqual((await readModelDefinition(`${dir}/model`)).inference?.presets.fidelity, {
       samplingType: "ddim",
-      nTimestep: 2,
+      samplingSteps: 2,
       startNoiseLevel: 0.5,
       samples: 2,
     });

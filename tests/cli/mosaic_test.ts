@@ -25,7 +25,7 @@ async function sr3(args: string[], env: Record<string, string> = {}) {
 }
 
 /** The cheapest sampler settings that still draw noise (DDIM, 2 steps, η = 1). */
-const FAST = ["--sampling-type", "ddim", "--n-timestep", "2", "--eta", "1", "--samples", "1"];
+const FAST = ["--sampling-type", "ddim", "--sampling-steps", "2", "--eta", "1", "--samples", "1"];
 const TILES = ["--tile-size", "8", "--padding", "1"];
 
 Deno.test({

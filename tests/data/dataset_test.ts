@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encode as encodePngBytes } from "fast-png";
+import { encodePngBytes } from "../../deps.ts";
 import { cropSquare, symmetry, transformSquare } from "../../data/augment.ts";
 import { type Batch, loadChipDataset } from "../../data/dataset.ts";
 import { DataError } from "../../data/errors.ts";
@@ -7,7 +7,7 @@ import { exportTiles } from "../../data/export.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { readRaster } from "../../data/raster.ts";
 import { SeededRandom } from "../../data/random.ts";
-import { resizeBicubic } from "../../data/resample.ts";
+import { resizeBicubic, resizeBicubicUint8 } from "../../data/resample.ts";
 import { RASTERS, testdata, withTempDir } from "./helpers.ts";
 
 /** Sample n of a batch array holding `length` values per sample. */
@@ -21,12 +21,10 @@ function transformed(image: Float32Array, size: number, index: number): Float32A
   return out;
 }
 
-/** The expected (un-augmented) hr, lr and lrUp of a uint8 chip made LR by ×4 bicubic downsampling. */
+/** The expected (un-augmented) hr, lr and lrUp of a uint8 chip made LR by ×4 bicubic (Pillow's 8-bit path). */
 function expectedUint8(chip: Float32Array, size: number, factor: number) {
   const lrSize = size / factor;
-  const lrNative = resizeBicubic(chip, size, size, lrSize, lrSize).map((v) =>
-    Math.min(255, Math.max(0, Math.round(v)))
-  );
+  const lrNative = Float32Array.from(resizeBicubicUint8(Uint8Array.from(chip), size, size, lrSize, lrSize));
   const lr = lrNative.map((v) => v / 127.5 - 1);
   return { hr: chip.map((v) => v / 127.5 - 1), lr, lrUp: resizeBicubic(lr, lrSize, lrSize, size, size) };
 }

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { DataError } from "../../data/errors.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { imageMetrics, psnrUint8, rasterMetrics, ssimUint8, toUint8Image } from "../../data/metrics.ts";
-import { resizeBicubic } from "../../data/resample.ts";
+import { resizeBicubicUint8 } from "../../data/resample.ts";
 import { ergas, highFrequencyRatio, spectralAngleMapper } from "../../data/spectral_metrics.ts";
 import { RASTERS, withTempDir } from "./helpers.ts";
 
@@ -127,15 +127,20 @@ Deno.test("rasterMetrics --lr: the bicubic baseline is scored like a stored bicu
       { length: 3 * n * n },
       () => Math.floor(((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648) * 256),
     );
-    const lr = resizeBicubic(hr, n, n, n / 4, n / 4).map((v) => Math.min(255, Math.max(0, Math.round(v))));
+    const lr = Float32Array.from(resizeBicubicUint8(Uint8Array.from(hr), n, n, n / 4, n / 4));
     const header = { bandCount: 3, dataType: "uint8" as const };
     await writeGeoTiff(`${dir}/hr.tif`, hr, { ...header, width: n, height: n });
     await writeGeoTiff(`${dir}/lr.tif`, lr, { ...header, width: n / 4, height: n / 4 });
-    await writeGeoTiff(`${dir}/bicubic.tif`, resizeBicubic(lr, n / 4, n / 4, n, n), {
-      ...header,
-      width: n,
-      height: n,
-    });
+    // uint8 rasters: the bicubic baseline is Pillow's 8-bit path, as stored by PIL.
+    await writeGeoTiff(
+      `${dir}/bicubic.tif`,
+      Float32Array.from(resizeBicubicUint8(Uint8Array.from(lr), n / 4, n / 4, n, n)),
+      {
+        ...header,
+        width: n,
+        height: n,
+      },
+    );
     const result = await rasterMetrics(`${dir}/hr.tif`, `${dir}/hr.tif`, undefined, {
       lowResolution: `${dir}/lr.tif`,
     });

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { encode as encodePngBytes } from "fast-png";
-import jpeg from "jpeg-js";
+import { encodePngBytes, jpeg } from "../../deps.ts";
 import { DataError } from "../../data/errors.ts";
 import { openRaster, readRaster } from "../../data/raster.ts";
 import { FieldType } from "../../data/tiff_layout.ts";

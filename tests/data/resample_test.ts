@@ -14,7 +14,9 @@
  *       print(w, h, ow, oh, float(flat.astype(np.float64).sum()), idx, [float(v) for v in flat[idx]])
  */
 import assert from "node:assert/strict";
-import { enlargeMask, resizeBicubic, resizeBicubicMasked } from "../../data/resample.ts";
+import { decodePng } from "../../deps.ts";
+import { enlargeMask, resizeBicubic, resizeBicubicMasked, resizeBicubicUint8 } from "../../data/resample.ts";
+import { testdata } from "./helpers.ts";
 
 /** The test image of .scratch/ref/pil_resize.py: 2 bands, v = ((7x + 13y + 29b) mod 256) + 0.25·((x·y) mod 5). */
 function testImage(width: number, height: number): Float32Array {
@@ -410,4 +412,58 @@ Deno.test("enlargeMask repeats each pixel factor×factor times", () => {
     0, 0, 1, 1,
   ];
   assert.deepEqual(Array.from(enlargeMask(new Uint8Array([1, 0, 0, 1]), 2, 2, 2)), expected);
+});
+
+/** A PNG of testdata/pillow/ as band-sequential uint8 samples. */
+async function readPillowPng(name: string): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const png = decodePng(await Deno.readFile(testdata(`pillow/${name}.png`)));
+  const { width, height, channels } = png;
+  const data = new Uint8Array(width * height * channels);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < channels; c++) data[c * width * height + i] = png.data[i * channels + c]!;
+  }
+  return { data, width, height };
+}
+
+Deno.test("resizeBicubicUint8 equals Pillow's 8-bit BICUBIC exactly (tests/fixtures/make_pillow_fixtures.py)", async () => {
+  const cases: [string, [number, number][]][] = [
+    ["naip_64", [[16, 16], [21, 13], [64, 16]]],
+    ["noise_37x29", [[9, 7], [148, 116], [12, 29]]],
+    ["ramp_23x17", [[7, 5], [46, 34]]],
+  ];
+  for (const [name, sizes] of cases) {
+    const input = await readPillowPng(name);
+    for (const [outWidth, outHeight] of sizes) {
+      const expected = await readPillowPng(`${name}_${outWidth}x${outHeight}`);
+      const actual = resizeBicubicUint8(input.data, input.width, input.height, outWidth, outHeight);
+      const label = `${name} → ${outWidth}×${outHeight}`;
+      assert.deepEqual(actual, expected.data, label);
+      // The float path, rounded once at the end, is what the 8-bit path replaces: it differs here.
+      const float = resizeBicubic(
+        Float32Array.from(input.data),
+        input.width,
+        input.height,
+        outWidth,
+        outHeight,
+      );
+      const differing = float.filter((v, i) =>
+        Math.min(255, Math.max(0, Math.round(v))) !== actual[i]
+      ).length;
+      if (outWidth !== input.width && outHeight !== input.height) {
+        assert.ok(differing > 0, `${label}: paths differ`);
+      }
+    }
+  }
+});
+
+Deno.test("resizeBicubicMasked with uint8 takes the 8-bit path when every pixel is valid", async () => {
+  const { data, width, height } = await readPillowPng("naip_64");
+  const expected = await readPillowPng("naip_64_16x16");
+  const all = new Uint8Array(width * height).fill(1);
+  const down = resizeBicubicMasked(Float32Array.from(data), all, width, height, 16, 16, { uint8: true });
+  assert.deepEqual(down.data, Float32Array.from(expected.data));
+  const holed = all.slice();
+  holed[0] = 0;
+  const masked = resizeBicubicMasked(Float32Array.from(data), holed, width, height, 16, 16, { uint8: true });
+  assert.ok(masked.data.some((v) => !Number.isInteger(v)), "with nodata, the float path (unrounded)");
 });

@@ -54,6 +54,7 @@ Deno.test("upscaleRaster: tiled, blended, streamed output equals a bicubic upsca
       skippedTiles: 0,
     });
     assert.ok(batches.every((n) => n <= 3));
+    assert.equal(progress[0], 0, "progress starts before the first batch");
     assert.equal(progress.at(-1), 1);
     assert.deepEqual(await listDir(dir), ["hr.tif", "lr.tif"]);
 

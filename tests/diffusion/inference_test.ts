@@ -11,7 +11,7 @@ Deno.test("inference presets: the model's default preset, flags override field b
   assert.equal(defaults.preset, "fidelity");
   assert.deepEqual(resolveSampling(defaults, "residual", undefined, {}), defaults.presets.fidelity);
   assert.deepEqual(
-    resolveSampling(defaults, "residual", undefined, { samples: 8, seed: 2, nTimestep: undefined }),
+    resolveSampling(defaults, "residual", undefined, { samples: 8, seed: 2, samplingSteps: undefined }),
     { ...defaults.presets.fidelity, samples: 8, seed: 2 },
   );
   assert.deepEqual(resolveSampling(defaults, "residual", "perceptual", {}), defaults.presets.perceptual);
@@ -33,4 +33,20 @@ Deno.test("model.json inference blocks are checked", () => {
   const broken = defaultInference("sr3");
   broken.presets.fidelity = { samplingType: "euler" as "ddim" };
   assert.match(inferenceProblem(broken)!, /unknown sampler/);
+});
+
+Deno.test("inference presets: a model.json of sr3 0.1 (network calls recorded as nTimestep) reads the same", () => {
+  const legacy = {
+    preset: "fidelity" as const,
+    presets: {
+      fidelity: { samplingType: "ddim" as const, nTimestep: 7, samples: 2 },
+      perceptual: { samplingType: "dpmpp" as const, samplingSteps: 20, samples: 1 },
+    },
+  };
+  assert.deepEqual(resolveSampling(legacy, "residual", undefined, {}), {
+    samplingType: "ddim",
+    samplingSteps: 7,
+    samples: 2,
+  });
+  assert.equal(resolveSampling(legacy, "residual", undefined, { samplingSteps: 3 }).samplingSteps, 3);
 });

@@ -87,7 +87,7 @@ Deno.test(
       assert.ok(metrics.mean && metrics.mean.PSNR === metrics.sr3.PSNR);
       const k = await run.computeMetrics({
         samplingType: "ddim",
-        nTimestep: 3,
+        samplingSteps: 3,
         startNoiseLevel: 0.5,
         samples: 2,
         maxChips: 2,

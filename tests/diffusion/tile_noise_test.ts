@@ -48,7 +48,7 @@ Deno.test(
           await sr.predict(`${dir}/lr.tif`, {
             outPath: `${dir}/${name}.tif`,
             samplingType: "ddim",
-            nTimestep: 2,
+            samplingSteps: 2,
             eta: 1,
             samples,
             seed: 11,
@@ -64,7 +64,7 @@ Deno.test(
         const other = await sr.predict(`${dir}/lr.tif`, {
           outPath: `${dir}/seed12.tif`,
           samplingType: "ddim",
-          nTimestep: 2,
+          samplingSteps: 2,
           eta: 1,
           seed: 12,
           tileSize: 8,
@@ -89,7 +89,7 @@ Deno.test(
         const sr = await loadModel(model);
         const settings: SamplingSettings = {
           samplingType: "ddim",
-          nTimestep: 2,
+          samplingSteps: 2,
           eta: 1,
           samples: 1,
           seed: 5,

@@ -71,7 +71,7 @@ Deno.test("Slurm example: a bash array script that runs --shard slurm with the g
   // Run it as task 2 of --array=1-3 with `echo` standing in for sr3: it must hand sr3 our arguments.
   const env = { SLURM_ARRAY_TASK_ID: "2", SLURM_ARRAY_TASK_MIN: "1", SLURM_ARRAY_TASK_MAX: "3" };
   const run = await new Deno.Command("bash", {
-    args: [script, "scene.tif", "models/naip", "scene_sr.tif", "--n-timestep", "20"],
+    args: [script, "scene.tif", "models/naip", "scene_sr.tif", "--sampling-steps", "20"],
     env: { ...env, SR3: "echo sr3" },
     stdout: "piped",
   }).output();
@@ -87,7 +87,7 @@ Deno.test("Slurm example: a bash array script that runs --shard slurm with the g
     "scene_sr.tif",
     "--shard",
     "slurm",
-    "--n-timestep",
+    "--sampling-steps",
     "20",
   ]);
   assertKnownFlags(argv, "Slurm example");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decode } from "fast-png";
+import { decodePng } from "../../deps.ts";
 import { DataError } from "../../data/errors.ts";
 import { encodePng, writePng } from "../../report/png.ts";
 import { previewImage, rasterPreview, writeRasterPreview } from "../../report/preview.ts";
@@ -7,7 +7,7 @@ import { RASTERS, withTempDir } from "../data/helpers.ts";
 
 Deno.test("encodePng: RGBA, grey, RGB and 16-bit grey decode back to the same samples", () => {
   const rgba = { width: 2, height: 1, data: new Uint8Array([1, 2, 3, 255, 4, 5, 6, 128]) };
-  const decoded = decode(encodePng(rgba));
+  const decoded = decodePng(encodePng(rgba));
   assert.deepEqual([decoded.channels, decoded.depth, Array.from(decoded.data)], [
     4,
     8,
@@ -20,7 +20,7 @@ Deno.test("encodePng: RGBA, grey, RGB and 16-bit grey decode back to the same sa
     depth: 16 as const,
     data: new Uint16Array([0, 1, 65535, 300]),
   };
-  const decoded16 = decode(encodePng(grey16));
+  const decoded16 = decodePng(encodePng(grey16));
   assert.deepEqual([decoded16.channels, decoded16.depth, Array.from(decoded16.data)], [1, 16, [
     0,
     1,
@@ -34,7 +34,7 @@ Deno.test("encodePng: RGBA, grey, RGB and 16-bit grey decode back to the same sa
     depth: 8 as const,
     data: new Uint8Array([9, 8, 7]),
   };
-  assert.deepEqual(Array.from(decode(encodePng(rgb)).data), [9, 8, 7]);
+  assert.deepEqual(Array.from(decodePng(encodePng(rgb)).data), [9, 8, 7]);
   assert.throws(() => encodePng({ width: 2, height: 2, data: new Uint8Array(3) }), RangeError);
   assert.throws(() => encodePng({ ...grey16, data: new Uint8Array(4) }), RangeError);
 });
@@ -70,7 +70,7 @@ Deno.test("rasterPreview box-averages a uint16 raster to maxSize, stretches it, 
     }
     assert.deepEqual([low, high], [0, 255]);
     await writeRasterPreview(RASTERS.osbsLzw, `${dir}/osbs.png`, { maxSize: 100 });
-    const png = decode(await Deno.readFile(`${dir}/osbs.png`));
+    const png = decodePng(await Deno.readFile(`${dir}/osbs.png`));
     assert.deepEqual([png.width, png.height, png.channels], [100, 100, 4]);
     await assert.rejects(writePng(`${dir}/osbs.png`, preview), DataError);
   }));

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
-import { encode } from "fast-png";
+import { encodePngBytes } from "../../deps.ts";
 import { FILE_VERSION, listEventFiles, readEventFile, TensorBoardWriter } from "../../report/tensorboard.ts";
 
 /** A 3×2 RGBA PNG with distinct pixels. */
 function samplePng(): Uint8Array {
   const data = new Uint8Array(3 * 2 * 4).map((_, i) => (i * 37) % 256);
-  return encode({ width: 3, height: 2, data, channels: 4, depth: 8 });
+  return encodePngBytes({ width: 3, height: 2, data, channels: 4, depth: 8 });
 }
 
 async function withLogDir(run: (logDir: string) => Promise<void> | void): Promise<void> {
