@@ -46,7 +46,11 @@ export const upscaleCommand = new Command("upscale")
     "also write the per-pixel standard deviation over the samples (--samples ≥ 2)",
   )
   .option("--eta <eta>", "DDIM stochasticity (0 = deterministic)", parseNumber)
-  .option("--tile-size <px>", "tile side in low-resolution pixels (default: the preset's)", parsePositiveInt)
+  .option(
+    "--tile-size <px>",
+    "tile side in low-resolution pixels (default: the preset's, else chosen for the raster: 1–4 training chips)",
+    parsePositiveInt,
+  )
   .option(
     "--padding <px>",
     "tile overlap in low-resolution pixels (default: the model's)",

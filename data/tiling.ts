@@ -55,6 +55,29 @@ function axisPositions(length: number, tileSize: number, stride: number): number
 }
 
 /**
+ * The tile side, among `candidates`, that covers a width × height raster processing the fewest pixels
+ * (tiles × side², with 2·padding overlap and the last tile shifted inwards); ties go to the larger tile,
+ * which has fewer borders. Candidates larger than the raster are skipped; with none left, the smallest.
+ */
+export function cheapestTileSize(
+  width: number,
+  height: number,
+  padding: number,
+  candidates: readonly number[],
+): number {
+  let best = Math.min(...candidates);
+  let bestCost = Infinity;
+  for (const side of [...candidates].sort((a, b) => b - a)) {
+    if (side > width || side > height || side - 2 * padding < 1) continue;
+    const stride = side - 2 * padding;
+    const cost = axisPositions(width, side, stride).length * axisPositions(height, side, stride).length *
+      side ** 2;
+    if (cost < bestCost) [best, bestCost] = [side, cost];
+  }
+  return best;
+}
+
+/**
  * Plans tiles of `tileSize` over a raster with 2·padding pixels of overlap (stride tileSize − 2·padding).
  * @param path the raster, for error messages
  * @throws {DataError} when the raster is smaller than one tile

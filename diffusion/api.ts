@@ -86,9 +86,10 @@ export interface PredictOptions extends SamplingSettings {
   /** Also write the per-pixel standard deviation over the samples here (float32 GeoTIFF, native units). */
   uncertaintyPath?: string;
   /**
-   * Tile side in low-resolution pixels (default: the preset's `tileSize`, else the training chip's LR
-   * side). The networks are fully convolutional; larger tiles mean fewer tile borders, where they see
-   * zero padding instead of context. Must keep the UNet's levels whole (a multiple of 2^(levels−1)/factor).
+   * Tile side in low-resolution pixels (default: the preset's `tileSize`, else the side between the
+   * training chip's LR side and 4× it that processes the fewest pixels for this raster). The networks are
+   * fully convolutional; larger tiles mean fewer tile borders, where they see zero padding instead of
+   * context. Must keep the UNet's levels whole (a multiple of 2^(levels−1)/factor).
    */
   tileSize?: number;
   /** Overlap between tiles in low-resolution pixels (default: model.json's ModelPadding, else tile/8). */

@@ -40,7 +40,8 @@ import {
   writeModelDefinition,
 } from "./model_dir.ts";
 import { Networks } from "./networks.ts";
-import { type ModelParts, resolveBatch, type SamplingSettings, tilesPerSamplerRun } from "./pipeline.ts";
+import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
+import { rasterTiling } from "./raster_tiling.ts";
 import { tileSeed } from "./tile_noise.ts";
 import { buildSchedule, type ScheduleConfig, type ScheduleTables } from "./schedule.ts";
 import { type SavedState, TrainingRun } from "./training_run.ts";
@@ -275,13 +276,6 @@ export class SuperResolution {
     const d = this.definition;
     const ema = this.run?.trainer?.ema ?? null;
     const settings = this.sampling(options.preset, options);
-    const tileSize = options.tileSize ?? settings.tileSize ?? d.unet.imageSize / d.downsampleFactor;
-    const levels = 2 ** (d.unet.channelMults.length - 1);
-    if (!Number.isInteger(tileSize) || (tileSize * d.downsampleFactor) % levels !== 0) {
-      throw new DataError(
-        `tile size ${tileSize}: ×${d.downsampleFactor} it must be a multiple of ${levels} (the UNet's levels)`,
-      );
-    }
     if (options.uncertaintyPath && ((settings.samples ?? 1) < 2 || settings.samplingType === "mean")) {
       throw new DataError(
         `${options.uncertaintyPath}: an uncertainty map needs at least 2 diffusion samples per tile ` +
@@ -289,9 +283,11 @@ export class SuperResolution {
       );
     }
     const samples = settings.samplingType === "mean" ? 1 : settings.samples ?? 1;
-    const batchSize = options.batchSize ?? tilesPerSamplerRun(tileSize * d.downsampleFactor, samples);
-    const padding = options.padding ?? settings.padding ??
-      (d.ModelPadding || Math.max(1, Math.floor(tileSize / 8)));
+    const { tileSize, padding, batchSize } = await rasterTiling(imagePath, d, {
+      tileSize: options.tileSize ?? settings.tileSize,
+      padding: options.padding ?? settings.padding,
+      batchSize: options.batchSize,
+    }, samples);
     const upscale = (outputPath: string, rows?: RowWindow) =>
       upscaleRaster({
         inputPath: imagePath,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DataError } from "../../data/errors.ts";
-import { type FinishedRows, planTiles, TileBlender } from "../../data/tiling.ts";
+import { cheapestTileSize, type FinishedRows, planTiles, TileBlender } from "../../data/tiling.ts";
 
 Deno.test("planTiles: stride tileSize − 2·padding, last tile shifted inwards, one tile when the raster fits", () => {
   const plan = planTiles("lr.tif", 100, 32, 32, 4);
@@ -151,4 +151,19 @@ Deno.test("a row window blends only its rows, from every tile that touches them;
   assert.equal(blender.takeFinishedRows(), null);
   assert.throws(() => new TileBlender(plan, 2, 1, { start: 10, end: 10 }), /empty/);
   assert.throws(() => new TileBlender(plan, 2, 1, { start: 0, end: 61 }), /ends below the raster's 60 rows/);
+});
+
+Deno.test("cheapestTileSize: the side that processes the fewest pixels, larger on ties, never larger than the raster", () => {
+  // 39 px with 1 px padding: 8 → 7 tiles (8 + 6·6 ≥ 39), 16 → 3 tiles (16 + 14·2 ≥ 39).
+  assert.equal(cheapestTileSize(39, 39, 1, [8, 16, 32]), 16);
+  // 24 → 2 tiles (24 + 22 ≥ 39): 4 · 576 = 2304 = 9 · 256, a tie that goes to the larger side.
+  assert.equal(cheapestTileSize(39, 39, 1, [8, 16, 24]), 24);
+  // 62 px: 32 → 2 tiles (32 + 30) covers exactly; 16 → 5 tiles.
+  assert.equal(cheapestTileSize(62, 62, 1, [8, 16, 32]), 32);
+  // A raster narrower than every tile but the chip keeps the chip.
+  assert.equal(cheapestTileSize(10, 200, 1, [8, 16, 32]), 8);
+  // 40 px: 32 needs 2 × 2 tiles of 1024 (4096 px), 8 needs 7 × 7 of 64 (3136): larger is not always cheaper.
+  assert.equal(cheapestTileSize(40, 40, 1, [8, 32]), 8);
+  // Equal cost (25 · 64 = 16 · 100 at 30 px) goes to the larger side.
+  assert.equal(cheapestTileSize(30, 30, 1, [8, 10]), 10);
 });
