@@ -3,7 +3,8 @@
  * kernel dispatchers (packing passes included, as every call pays them).
  * @module
  */
-import { conv2d, conv2dBackwardInput, conv2dGeometry } from "../kernels/conv2d.ts";
+import { conv2d, conv2dGeometry } from "../kernels/conv2d.ts";
+import { conv2dBackwardInput } from "../kernels/conv2d_input_grad.ts";
 import { conv2dBackwardWeight } from "../kernels/conv2d_weight_grad.ts";
 import { matmul } from "../kernels/matmul.ts";
 import { fillRandom } from "../kernels/random.ts";

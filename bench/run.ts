@@ -21,7 +21,8 @@ import { Runtime } from "../kernels/runtime.ts";
 import { tuneGemmFamily } from "../kernels/tuning.ts";
 import { caseFlops, kernelCases, timeSr3 } from "./kernels.ts";
 import { benchNormAttention } from "./norm_attention.ts";
-import { memoryTable, printTable, samplerTable, stepTable, type Table } from "./model.ts";
+import { memoryTable, printTable, samplerTable, type Table } from "./model.ts";
+import { stepTable } from "./steps.ts";
 import { setRuntime } from "../nn/tensor.ts";
 import { sceneTable } from "./scene.ts";
 

@@ -1,6 +1,7 @@
 /**
- * Dispatchers for conv2d forward and input-grad (`conv2d.wgsl.ts`), and the shape rules every
- * conv2d kernel shares. Zero padding, square kernels of any odd or even size, any stride.
+ * Dispatchers for conv2d forward (`conv2d.wgsl.ts`), the register-tiled and workgroup-tiled dispatches
+ * the input gradient (`conv2d_input_grad.ts`) reuses, and the shape rules every conv2d kernel shares.
+ * Zero padding, square kernels of any odd or even size, any stride.
  * @module
  */
 import { formatShape, ShapeError } from "./errors.ts";
@@ -173,153 +174,8 @@ export function conv2d(
   rt.releaseTexture(weights);
 }
 
-/**
- * dx = the gradient of conv2d with respect to its input x (shape `dx.shape`), given dy and w:
- * the transposed convolution. `family` defaults to the runtime's choice.
- */
-export function conv2dBackwardInput(
-  rt: Runtime,
-  dx: TensorRef,
-  dy: TensorRef,
-  w: TensorRef,
-  options: Conv2dOptions = {},
-  family: GemmFamily = gemmFamily(rt),
-): void {
-  const g = conv2dGeometry(dx.shape, w.shape, null, options);
-  expectShape(dy.shape, g.outShape, "conv2d input-grad dy");
-  const phases = inputGradPhases(g);
-  // dY sits k − 1 texels in; the far border reaches every texel a phase reads.
-  const border = g.kernel - 1;
-  const reach = (axis: PhaseAxis): number => border + axis.origin + axis.size + Math.max(axis.taps, 1) - 1;
-  const width = Math.max(border + g.outWidth, ...phases.map((ph) => reach(ph.x)));
-  const height = Math.max(border + g.outHeight, ...phases.map((ph) => reach(ph.y)));
-  const outTexels = texelsOf(g.outChannels);
-  const sampleSize = dy.size / g.samples;
-  const fits = (n: number): boolean =>
-    fitsTexture(rt, width, height, n * outTexels) &&
-    fitsTexture(rt, texelsOf(g.inChannels), 4 * g.kernel * g.kernel * outTexels) &&
-    fitsLinear(rt, n * sampleSize) &&
-    phases.every((ph) => fitsProduct(rt, n * ph.y.size * ph.x.size, g.inChannels, 1));
-  const chunk = family === "register-tiled" ? largestFitting(g.samples, fits) : 0;
-  if (chunk === 0) {
-    workgroupTiled(rt, dx, dy, w, null, g, "input-grad");
-    return;
-  }
-  forSampleChunks(
-    rt,
-    chunk,
-    [dy],
-    [dx],
-    ([dys], [dxs], samples) =>
-      inputGradRegisterTiled(rt, dxs!, dys!, w, { ...g, samples }, phases, border, width, height),
-  );
-}
-
-/** The register-tiled input gradient: one packed dY, one dispatch per stride phase. */
-function inputGradRegisterTiled(
-  rt: Runtime,
-  dx: TensorRef,
-  dy: TensorRef,
-  w: TensorRef,
-  g: Conv2dGeometry,
-  phases: readonly Phase[],
-  border: number,
-  width: number,
-  height: number,
-): void {
-  const image = packImage(
-    rt,
-    {
-      buffer: dy.buffer,
-      samples: g.samples,
-      channels: g.outChannels,
-      height: g.outHeight,
-      width: g.outWidth,
-    },
-    border,
-    width,
-    height,
-  );
-  const { kernel, stride } = g;
-  for (const ph of phases) {
-    const weights = packConvWeights(rt, {
-      buffer: w.buffer,
-      kernel,
-      outCount: g.inChannels,
-      outStride: kernel * kernel,
-      innerCount: g.outChannels,
-      innerStride: g.inChannels * kernel * kernel,
-      tapsY: ph.y.taps,
-      tapsX: ph.x.taps,
-      kyBase: ph.y.firstTap + stride * (ph.y.taps - 1),
-      kyStep: -stride,
-      kxBase: ph.x.firstTap + stride * (ph.x.taps - 1),
-      kxStep: -stride,
-    });
-    registerTiled(rt, dx, image, weights, null, dy.buffer, {
-      samples: g.samples,
-      latticeWidth: ph.x.size,
-      latticeHeight: ph.y.size,
-      channels: g.outChannels,
-      tapsY: ph.y.taps,
-      tapsX: ph.x.taps,
-      inputStride: 1,
-      inputX: ph.x.origin + border,
-      inputY: ph.y.origin + border,
-      outChannels: g.inChannels,
-      outStep: stride,
-      outX: ph.x.phase,
-      outY: ph.y.phase,
-      outWidth: g.width,
-      outHeight: g.height,
-    });
-    rt.releaseTexture(weights);
-  }
-  rt.releaseTexture(image);
-}
-
-/**
- * One axis of an input-grad stride phase: input positions phase, phase + s, … (`size` of them)
- * receive dY rows origin + i − t′ … through the flipped taps t′ = taps − 1 − t, kernel row
- * firstTap + s·t.
- */
-interface PhaseAxis {
-  phase: number;
-  size: number;
-  taps: number;
-  firstTap: number;
-  /** dY position read by lattice 0 at flipped tap 0 (may be negative: the border covers it). */
-  origin: number;
-}
-
-interface Phase {
-  y: PhaseAxis;
-  x: PhaseAxis;
-}
-
-function phaseAxis(phase: number, extent: number, g: Conv2dGeometry): PhaseAxis {
-  const { kernel, stride, padding } = g;
-  const firstTap = (phase + padding) % stride;
-  const taps = firstTap < kernel ? Math.ceil((kernel - firstTap) / stride) : 0;
-  const size = Math.ceil((extent - phase) / stride);
-  // Input y = s·i + phase meets kernel row firstTap + s·t at dY row (y + p − ky)/s = i + q − t.
-  const q = (phase + padding - firstTap) / stride;
-  return { phase, size, taps, firstTap, origin: q - Math.max(taps - 1, 0) };
-}
-
-/** The stride phases (y mod s, x mod s) that hold input pixels. */
-function inputGradPhases(g: Conv2dGeometry): Phase[] {
-  const phases: Phase[] = [];
-  for (let py = 0; py < Math.min(g.stride, g.height); py++) {
-    for (let px = 0; px < Math.min(g.stride, g.width); px++) {
-      phases.push({ y: phaseAxis(py, g.height, g), x: phaseAxis(px, g.width, g) });
-    }
-  }
-  return phases;
-}
-
 /** Geometry of one register-tiled conv dispatch (see the Params of `conv2d.wgsl.ts`). */
-interface ConvLattice {
+export interface ConvLattice {
   samples: number;
   latticeWidth: number;
   latticeHeight: number;
@@ -341,7 +197,7 @@ interface ConvLattice {
  * One register-tiled conv dispatch and the pass that places its C into `out`; `unbound` fills the
  * bias binding when there is no bias.
  */
-function registerTiled(
+export function registerTiled(
   rt: Runtime,
   out: TensorRef,
   image: GPUTexture,
@@ -376,7 +232,7 @@ function registerTiled(
   rt.releaseTexture(product.texture);
 }
 
-function workgroupTiled(
+export function workgroupTiled(
   rt: Runtime,
   out: TensorRef,
   image: TensorRef,

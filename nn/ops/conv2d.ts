@@ -5,7 +5,8 @@
  * gradient a sum over samples and pixels.
  * @module
  */
-import { conv2d as convolve, conv2dBackwardInput, conv2dGeometry } from "../../kernels/conv2d.ts";
+import { conv2d as convolve, conv2dGeometry } from "../../kernels/conv2d.ts";
+import { conv2dBackwardInput } from "../../kernels/conv2d_input_grad.ts";
 import type { Conv2dOptions } from "../../kernels/conv2d.ts";
 import { conv2dBackwardWeight } from "../../kernels/conv2d_weight_grad.ts";
 import { reduceSum } from "../../kernels/reduce.ts";

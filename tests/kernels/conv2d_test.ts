@@ -1,4 +1,5 @@
-import { conv2d, conv2dBackwardInput, conv2dGeometry } from "../../kernels/conv2d.ts";
+import { conv2d, conv2dGeometry } from "../../kernels/conv2d.ts";
+import { conv2dBackwardInput } from "../../kernels/conv2d_input_grad.ts";
 import { conv2dBackwardWeight } from "../../kernels/conv2d_weight_grad.ts";
 import { GEMM_FAMILIES, type GemmFamily } from "../../kernels/gemm.wgsl.ts";
 import type { Runtime } from "../../kernels/runtime.ts";
