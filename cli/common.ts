@@ -4,18 +4,25 @@
  * @module
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { DataError } from "../data/errors.ts";
-import { DeviceError, ShapeError } from "../kernels/errors.ts";
-import { SafetensorsError } from "../nn/safetensors.ts";
+import { describeError, describeFileSystemError, isFileSystemError, Sr3Error } from "../base/errors.ts";
 import type { MetricPair } from "../diffusion/evaluate.ts";
 
 /** Exit codes: 0 ok, 1 the work failed (bad input file, device problem), 2 bad usage. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
-/** Errors whose message is already the whole story for a user. */
-function isUserFacing(error: unknown): error is Error {
-  return error instanceof DataError || error instanceof DeviceError || error instanceof ShapeError ||
-    error instanceof SafetensorsError || error instanceof RangeError;
+/**
+ * The one line a user sees for a known error: sr3's own errors (and invalid-knob RangeErrors) as they
+ * are; a file-system error from the OS (read-only, full disk, permission) with the path Deno names and
+ * the problem in words. Null for anything else: a bug.
+ */
+export function userFacingMessage(error: unknown): string | null {
+  if (error instanceof Sr3Error || error instanceof RangeError) return describeError(error);
+  if (isFileSystemError(error)) {
+    // Deno's messages read "<OS text> (os error N): <syscall> '<path>'": keep the path, say the problem.
+    const path = /'([^']+)'/.exec(describeError(error))?.[1];
+    return `${path ?? "file system"}: ${describeFileSystemError(error)}`;
+  }
+  return null;
 }
 
 /**
@@ -26,8 +33,9 @@ export async function runCommand(name: string, body: () => Promise<void>): Promi
   try {
     await body();
   } catch (error) {
-    if (isUserFacing(error)) {
-      console.error(`sr3 ${name}: ${error.message}`);
+    const message = userFacingMessage(error);
+    if (message !== null) {
+      console.error(`sr3 ${name}: ${message}`);
     } else {
       console.error(`sr3 ${name}: unexpected error (please report it):`);
       console.error(error);

@@ -5,7 +5,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { parse as parseJsonc } from "jsonc-parser";
-import { DataError, describeError } from "../data/errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import { pathExists } from "../data/files.ts";
 import { referenceConfig } from "../diffusion/import_torch.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";

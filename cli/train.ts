@@ -5,7 +5,7 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { pathExists } from "../data/files.ts";
-import { DataError } from "../data/errors.ts";
+import { DataError } from "../base/errors.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";
 import { SCHEDULE_NAMES } from "../diffusion/schedule.ts";
 import { SAMPLER_NAMES } from "../diffusion/samplers/mod.ts";

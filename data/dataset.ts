@@ -9,7 +9,7 @@
  */
 import { cropSquare, symmetry, transformSquare } from "./augment.ts";
 import { type ChipFolder, loadChipFolder } from "./chips.ts";
-import { DataError } from "./errors.ts";
+import { DataError } from "../base/errors.ts";
 import { chooseNormalization, type Normalization, normalize } from "./normalize.ts";
 import { mixSeed, permutation, randomInt, type RandomSource } from "./random.ts";
 import { enlargeMask, resizeBicubicMasked } from "./resample.ts";

@@ -5,7 +5,7 @@
  * the same footprint) and a `dataset.json` describing them.
  * @module
  */
-import { DataError } from "./errors.ts";
+import { DataError } from "../base/errors.ts";
 import { crsLabel, sameCrs, windowGeo } from "./geo.ts";
 import { checkBands } from "./geotiff_source.ts";
 import { writeGeoTiff } from "./geotiff_writer.ts";

@@ -4,7 +4,7 @@
  * never leaves a half-written file or folder under the requested name.
  * @module
  */
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 
 /** Options for creating an output file or folder. */
 export interface OutputOptions {

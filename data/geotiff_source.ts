@@ -3,7 +3,7 @@
  * @module
  */
 import { fromFile, type GeoTIFF, type GeoTIFFImage, type TypedArray } from "geotiff";
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import { geoReferenceFromTags } from "./geo.ts";
 import {
   DATA_TYPES,

@@ -5,7 +5,7 @@
  */
 import { convertIndexedToRgb, decode as decodePng } from "fast-png";
 import jpeg from "jpeg-js";
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import { checkBands } from "./geotiff_source.ts";
 import type { DataType, RasterFormat, RasterSource, ReadWindowOptions } from "./types.ts";
 

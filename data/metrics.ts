@@ -12,7 +12,7 @@
  * energy ratio (detail above the low-resolution Nyquist frequency, output / reference).
  * @module
  */
-import { DataError } from "./errors.ts";
+import { DataError } from "../base/errors.ts";
 import { readRaster } from "./raster.ts";
 import { resizeBicubic } from "./resample.ts";
 import { toDataTypeValue } from "./types.ts";

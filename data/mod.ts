@@ -6,7 +6,7 @@
  * Nothing here touches the GPU.
  * @module
  */
-export { DataError } from "./errors.ts";
+export { DataError } from "../base/errors.ts";
 export {
   DATA_TYPES,
   type DataType,

@@ -7,7 +7,7 @@
  * @module
  */
 import type { BatchShape } from "./dataset.ts";
-import { DataError } from "./errors.ts";
+import { DataError } from "../base/errors.ts";
 import { scaleGeo } from "./geo.ts";
 import { checkBands } from "./geotiff_source.ts";
 import { GeoTiffStripWriter } from "./geotiff_writer.ts";

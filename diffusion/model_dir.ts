@@ -15,7 +15,7 @@
  * model.json naming a complete checkpoint.
  * @module
  */
-import { DataError, describeError } from "../data/errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import {
   ensureParentDir,
   moveIntoPlace,
@@ -25,12 +25,7 @@ import {
 } from "../data/files.ts";
 import type { Normalization } from "../data/normalize.ts";
 import type { Tensor } from "../nn/tensor.ts";
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  type NamedArray,
-  SafetensorsError,
-} from "../nn/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from "../nn/safetensors.ts";
 import type { Module } from "../nn/module.ts";
 import { MEAN_NET_DEFAULTS, type MeanNetConfig, validateMeanNetConfig } from "../nn/mean_net.ts";
 import { type UNetConfig, validateConfig } from "../nn/unet.ts";
@@ -373,7 +368,7 @@ async function readTensors(path: string): Promise<Map<string, NamedArray>> {
   try {
     return decodeSafetensors(await Deno.readFile(path), path).tensors;
   } catch (error) {
-    if (error instanceof SafetensorsError) throw new DataError(error.message);
+    if (error instanceof DataError) throw error;
     return fail(path, `cannot read (${describeError(error)})`);
   }
 }

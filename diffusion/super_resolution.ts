@@ -11,7 +11,7 @@ import type {
   SuperResolutionData,
   SuperResolutionOptions,
 } from "./api.ts";
-import { DataError } from "../data/errors.ts";
+import { DataError } from "../base/errors.ts";
 import { upscaleRaster } from "../data/upscale.ts";
 import { getRuntime, initRuntime, Tensor } from "../nn/tensor.ts";
 import { tuneGemmFamily } from "../kernels/tuning.ts";

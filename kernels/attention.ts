@@ -12,7 +12,7 @@
  * why); samples are stacked vertically, in chunks that fit the adapter's texture height.
  * @module
  */
-import { formatShape, ShapeError } from "./errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { expectShape, type TensorRef } from "./shape_math.ts";

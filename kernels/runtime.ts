@@ -17,7 +17,7 @@
  *   earlier, not yet submitted dispatch reads.
  * @module
  */
-import { DeviceError } from "./errors.ts";
+import { DeviceError } from "../base/errors.ts";
 import { BufferPool, MIN_BUFFER_BYTES, TexturePool, USAGE_POOLED } from "./pool.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
 import { Uniforms } from "./uniforms.ts";

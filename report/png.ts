@@ -4,7 +4,7 @@
  * @module
  */
 import { encode } from "fast-png";
-import { DataError, describeError } from "../data/errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import {
   assertOutputFree,
   ensureParentDir,

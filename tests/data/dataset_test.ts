@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { encode as encodePngBytes } from "fast-png";
 import { cropSquare, symmetry, transformSquare } from "../../data/augment.ts";
 import { type Batch, loadChipDataset } from "../../data/dataset.ts";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { exportTiles } from "../../data/export.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { readRaster } from "../../data/raster.ts";

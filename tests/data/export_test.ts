@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { type DatasetManifest, exportTiles } from "../../data/export.ts";
 import { scaleGeo, windowGeo } from "../../data/geo.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { scaleGeo, windowGeo } from "../../data/geo.ts";
 import { GeoTiffStripWriter, writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { openRaster, readRaster } from "../../data/raster.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encode as encodePngBytes } from "fast-png";
 import jpeg from "jpeg-js";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { openRaster, readRaster } from "../../data/raster.ts";
 import { FieldType } from "../../data/tiff_layout.ts";
 import { craftTiff, gdal, hasGdal, RASTERS, withTempDir } from "./helpers.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { windowGeo } from "../../data/geo.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { chooseNormalization } from "../../data/normalize.ts";
