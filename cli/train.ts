@@ -6,7 +6,8 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { pathExists } from "../data/files.ts";
 import { DataError } from "../base/errors.ts";
-import { readModelDefinition } from "../diffusion/model_dir.ts";
+import { DirectoryLock } from "../data/lock.ts";
+import { prepareNewRunDirectory, readModelDefinition } from "../diffusion/model_dir.ts";
 import { SCHEDULE_NAMES } from "../diffusion/schedule.ts";
 import { SAMPLER_NAMES } from "../diffusion/samplers/mod.ts";
 import { type FormulationKind, FORMULATIONS, PREDICTION_TARGETS } from "../diffusion/formulation.ts";
@@ -62,6 +63,7 @@ export const trainCommand = new Command("train")
   .argument("<data-dir>", "chips: images/ (and labels/) as written by sr3 export")
   .requiredOption("--out <model-dir>", "(required) model directory (checkpoints, model.json, logs)")
   .option("--resume", "continue the run in --out from its last checkpoint")
+  .option("--overwrite", "start a new run in an --out that holds another run (its checkpoints are removed)")
   .option("--epochs <n>", "epochs to train (default 1 unless --steps)", parsePositiveInt)
   .option("--steps <n>", "optimizer steps to train (overrides --epochs)", parsePositiveInt)
   .option("--max-minutes <m>", "stop with a checkpoint after this many minutes", parseNumber)
@@ -142,6 +144,8 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
   )
   .action((dataDir, options, command) =>
     runCommand("train", async () => {
+      // Held for the whole command (fit() shares it): a second run into --out is refused at once.
+      const lock = await DirectoryLock.acquire(options.out, "sr3 train");
       const hasModel = await pathExists(`${options.out}/model.json`);
       let sr: SuperResolution;
       if (options.resume) {
@@ -169,11 +173,7 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
         sr = await SuperResolution.fromModel(options.out, data, { resume: true });
         console.error(`resuming ${options.out} at step ${definition.training?.step ?? 0}`);
       } else {
-        if (hasModel) {
-          throw new DataError(
-            `${options.out}: a model exists here; pass --resume to continue it or choose another --out`,
-          );
-        }
+        await prepareNewRunDirectory(options.out, options.overwrite);
         const data = await prepareData(dataDir, {
           chipSize: options.chipSize,
           downsampleFactor: options.downsampleFactor,
@@ -250,6 +250,7 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
           (result.loss !== null ? `, smoothed loss ${result.loss.toFixed(4)}` : ""),
       );
       sr.dispose();
+      lock.release();
       if (result.stopped === "SIGINT" || result.stopped === "SIGTERM") Deno.exit(SIGNAL_EXIT[result.stopped]);
       if (result.stopped === "non-finite") Deno.exit(1);
     })

@@ -74,6 +74,11 @@ export interface SuperResolutionOptions extends Partial<Omit<UNetConfig, "bands"
 export interface FitCallOptions extends RunOptions {
   /** Model directory (default `<data path>/models/sr3`). */
   outDir?: string;
+  /**
+   * A new run into a directory that holds another run's model.json or checkpoints replaces them (only
+   * those) instead of refusing. Default false.
+   */
+  overwrite?: boolean;
 }
 
 /** Options of {@link SuperResolution.predict}. */

@@ -12,6 +12,7 @@ import type {
   SuperResolutionOptions,
 } from "./api.ts";
 import { DataError } from "../base/errors.ts";
+import { DirectoryLock } from "../data/lock.ts";
 import { upscaleRaster } from "../data/upscale.ts";
 import { getRuntime, initRuntime, Tensor } from "../nn/tensor.ts";
 import { tuneGemmFamily } from "../kernels/tuning.ts";
@@ -32,6 +33,7 @@ import { defaultInference, definedFields, type InferencePreset, resolveSampling 
 import {
   type ModelDefinition,
   newModelDefinition,
+  prepareNewRunDirectory,
   readCheckpoint,
   readInferenceWeights,
   readModelDefinition,
@@ -181,9 +183,16 @@ export class SuperResolution {
    */
   async fit(epochs?: number, options: FitCallOptions = {}): Promise<FitResult> {
     const data = this.requireData("fit()");
-    this.run ??= new TrainingRun(this);
-    const result = await this.run.fit(data, options.outDir ?? `${data.path}/models/sr3`, epochs, options);
-    return result;
+    const outDir = options.outDir ?? `${data.path}/models/sr3`;
+    // One run per model directory at a time (released on every exit path; the OS frees it on a crash).
+    const lock = await DirectoryLock.acquire(outDir, "sr3 train");
+    try {
+      if (!this.run) await prepareNewRunDirectory(outDir, options.overwrite);
+      this.run ??= new TrainingRun(this);
+      return await this.run.fit(data, outDir, epochs, options);
+    } finally {
+      lock.release();
+    }
   }
 
   /** Saves the model (and, after training, the optimizer, EMA and data order) into `dir`. */
