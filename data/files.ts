@@ -4,7 +4,7 @@
  * never leaves a half-written file or folder under the requested name.
  * @module
  */
-import { DataError, describeError } from "../base/errors.ts";
+import { DataError, describeError, fileSystemError } from "../base/errors.ts";
 
 /** Options for creating an output file or folder. */
 export interface OutputOptions {
@@ -24,12 +24,33 @@ export async function pathExists(path: string): Promise<boolean> {
 }
 
 /**
- * Fails when `path` exists and `overwrite` is not set.
+ * Fails when `path` exists and `overwrite` is not set, and when `overwrite` would replace something of
+ * another kind: a file output never replaces a folder, and a folder output replaces only a folder that
+ * `isOwnFolder` recognises as one sr3 wrote (so nothing a user made is deleted).
  * @throws {DataError} naming the path
  */
-export async function assertOutputFree(path: string, overwrite = false): Promise<void> {
-  if (!overwrite && await pathExists(path)) {
-    throw new DataError(`${path}: output already exists; refusing to replace it without overwrite`);
+export async function assertOutputFree(
+  path: string,
+  overwrite = false,
+  isOwnFolder?: (path: string) => Promise<boolean>,
+): Promise<void> {
+  const existing = await Deno.lstat(path).catch((error) => {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) return null;
+    throw fileSystemError(path, "check the output", error);
+  });
+  if (!existing) return;
+  if (!overwrite) {
+    throw new DataError(`${path}: output already exists; refusing to replace it without --overwrite`);
+  }
+  if (!isOwnFolder && existing.isDirectory) {
+    throw new DataError(`${path}: is a folder; --overwrite replaces a file, never a folder`);
+  }
+  if (isOwnFolder && !(existing.isDirectory && await isOwnFolder(path))) {
+    throw new DataError(
+      `${path}: --overwrite replaces only a folder sr3 wrote, and this ${
+        existing.isDirectory ? "folder is not one" : "is not a folder"
+      }; choose another output`,
+    );
   }
 }
 
@@ -62,6 +83,9 @@ export async function moveIntoPlace(temporary: string, path: string): Promise<vo
       if (error instanceof Deno.errors.NotFound) return null;
       throw error;
     });
+    if (existing?.isDirectory && !(await Deno.lstat(temporary)).isDirectory) {
+      throw new Error("a folder is in the way of the file; it is left as it was");
+    }
     if (existing?.isDirectory) {
       const aside = temporarySibling(path, "replaced");
       await Deno.rename(path, aside);
