@@ -61,6 +61,22 @@ export class DataError extends Sr3Error {
   }
 }
 
+/**
+ * A setting that cannot work with this model or device (e.g. more sampler steps than the model's
+ * noise levels, a batch larger than the adapter can hold): a usage error, found before any work starts.
+ * The CLI exits 2 for it, as for a bad flag.
+ */
+export class UsageError extends Sr3Error {
+  /**
+   * A usage error.
+   * @param message one line naming the setting, its value and the valid range
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
 /** Formats a shape as `[2, 3, 4]` for error messages. */
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;

@@ -4,7 +4,13 @@
  * @module
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { describeError, describeFileSystemError, isFileSystemError, Sr3Error } from "../base/errors.ts";
+import {
+  describeError,
+  describeFileSystemError,
+  isFileSystemError,
+  Sr3Error,
+  UsageError,
+} from "../base/errors.ts";
 import type { MetricPair } from "../diffusion/evaluate.ts";
 
 /** Exit codes: 0 ok, 1 the work failed (bad input file, device problem), 2 bad usage. */
@@ -40,7 +46,7 @@ export async function runCommand(name: string, body: () => Promise<void>): Promi
       console.error(`sr3 ${name}: unexpected error (please report it):`);
       console.error(error);
     }
-    Deno.exit(EXIT.failure);
+    Deno.exit(error instanceof UsageError ? EXIT.usage : EXIT.failure);
   }
 }
 
@@ -51,6 +57,41 @@ export function parseNumber(value: string): number {
     throw new InvalidArgumentError(`"${value}" is not a number.`);
   }
   return n;
+}
+
+/** The bounds of a numeric option; `exclusive` bounds are not themselves valid. */
+export interface NumberRange {
+  min?: number;
+  max?: number;
+  minExclusive?: boolean;
+  maxExclusive?: boolean;
+  integer?: boolean;
+}
+
+/** The range in words, e.g. "a number > 0", "a number in [0, 1)", "an integer ≥ 8". */
+export function describeRange(range: NumberRange): string {
+  const kind = range.integer ? "an integer" : "a number";
+  const { min, max } = range;
+  if (min !== undefined && max !== undefined) {
+    return `${kind} in ${range.minExclusive ? "(" : "["}${min}, ${max}${range.maxExclusive ? ")" : "]"}`;
+  }
+  if (min !== undefined) return `${kind} ${range.minExclusive ? ">" : "≥"} ${min}`;
+  if (max !== undefined) return `${kind} ${range.maxExclusive ? "<" : "≤"} ${max}`;
+  return kind;
+}
+
+/** A parser for a number option that accepts only `range`; the usage error (exit 2) states the range. */
+export function parseNumberIn(range: NumberRange): (value: string) => number {
+  return (value: string): number => {
+    const n = parseNumber(value);
+    const { min, max } = range;
+    const below = min !== undefined && (range.minExclusive ? n <= min : n < min);
+    const above = max !== undefined && (range.maxExclusive ? n >= max : n > max);
+    if (below || above || (range.integer && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(`"${value}" is out of range: expected ${describeRange(range)}.`);
+    }
+    return n;
+  };
 }
 
 /** Parses a positive integer option. */

@@ -17,7 +17,7 @@ import {
   parseBands,
   parseIntList,
   parseNonNegativeInt,
-  parseNumber,
+  parseNumberIn,
   parsePositiveInt,
   runCommand,
 } from "./common.ts";
@@ -66,12 +66,25 @@ export const trainCommand = new Command("train")
   .option("--overwrite", "start a new run in an --out that holds another run (its checkpoints are removed)")
   .option("--epochs <n>", "epochs to train (default 1 unless --steps)", parsePositiveInt)
   .option("--steps <n>", "optimizer steps to train (overrides --epochs)", parsePositiveInt)
-  .option("--max-minutes <m>", "stop with a checkpoint after this many minutes", parseNumber)
-  .option("--lr <rate>", "Adam learning rate", parseNumber, 1e-4)
+  .option(
+    "--max-minutes <m>",
+    "stop with a checkpoint after this many minutes",
+    parseNumberIn({ min: 0, minExclusive: true }),
+  )
+  .option("--lr <rate>", "Adam learning rate", parseNumberIn({ min: 0, minExclusive: true }), 1e-4)
   .option("--batch-size <n>", "chips per step", parsePositiveInt, 4)
-  .option("--chip-size <n>", "training chip size (default: dataset.json's)", parsePositiveInt)
+  .option(
+    "--chip-size <n>",
+    "training chip size (default: dataset.json's)",
+    parseNumberIn({ min: 8, integer: true }),
+  )
   .option("--downsample-factor <n>", "HR/LR factor when there is no labels/ folder", parsePositiveInt)
-  .option("--val-split-pct <pct>", "percentage of chips held out for validation", parseNumber, 10)
+  .option(
+    "--val-split-pct <pct>",
+    "percentage of chips held out for validation",
+    parseNumberIn({ min: 0, max: 100, maxExclusive: true }),
+    10,
+  )
   .option("--bands <list>", "1-based bands to train on (default: all)", parseBands)
   .addOption(
     new Option("--preset <name>", "start from a preset's knobs").choices(PRESET_NAMES).default("tiny"),
@@ -87,11 +100,25 @@ export const trainCommand = new Command("train")
   .option("--channel-mults <list>", "channel multiplier per level, e.g. 1,2,4,4,8,8", parseIntList)
   .option("--attn-res <list>", "feature-map sizes that get self-attention, e.g. 16", parseIntList)
   .option("--res-blocks <n>", "residual blocks per level", parsePositiveInt)
-  .option("--dropout <p>", "dropout in each residual block", parseNumber)
+  .option(
+    "--dropout <p>",
+    "dropout in each residual block",
+    parseNumberIn({ min: 0, max: 1, maxExclusive: true }),
+  )
   .addOption(new Option("--schedule <name>", "noise schedule").choices(SCHEDULE_NAMES).default("linear"))
   .option("--n-timestep <n>", "training noise levels T", parsePositiveInt, 2000)
-  .option("--linear-start <beta>", "first β of linear-family schedules", parseNumber, 1e-6)
-  .option("--linear-end <beta>", "last β of linear-family schedules", parseNumber, 1e-2)
+  .option(
+    "--linear-start <beta>",
+    "first β of linear-family schedules",
+    parseNumberIn({ min: 0, max: 1, minExclusive: true, maxExclusive: true }),
+    1e-6,
+  )
+  .option(
+    "--linear-end <beta>",
+    "last β of linear-family schedules",
+    parseNumberIn({ min: 0, max: 1, minExclusive: true }),
+    1e-2,
+  )
   .addOption(
     new Option("--formulation <kind>", Object.entries(FORMULATIONS).map(([k, v]) => `${k}: ${v}`).join("; "))
       .choices(Object.keys(FORMULATIONS) as FormulationKind[])
@@ -104,17 +131,27 @@ export const trainCommand = new Command("train")
   .option(
     "--min-snr-gamma <g>",
     "Min-SNR-γ loss weighting (default: none for sr3, 5 for residual)",
-    parseNumber,
+    parseNumberIn({ min: 0, minExclusive: true }),
   )
   .option("--init-from <model-dir>", "start the UNet from another model's weights (same knobs; fine-tuning)")
   .option("--mean-steps <n>", "residual: mean-predictor steps before the UNet trains", parsePositiveInt, 2000)
-  .option("--mean-lr <rate>", "residual: the mean predictor's Adam learning rate", parseNumber, 1e-3)
+  .option(
+    "--mean-lr <rate>",
+    "residual: the mean predictor's Adam learning rate",
+    parseNumberIn({ min: 0, minExclusive: true }),
+    1e-3,
+  )
   .option("--mean-features <n>", "residual: mean-predictor feature channels", parsePositiveInt, 32)
   .option("--mean-blocks <n>", "residual: mean-predictor residual blocks", parseNonNegativeInt, 4)
   .addOption(new Option("--loss <kind>", "loss on the prediction").choices(["l1", "l2"]).default("l1"))
-  .option("--ema <decay>", "EMA decay of the weights", parseNumber, 0.999)
+  .option("--ema <decay>", "EMA decay of the weights", parseNumberIn({ min: 0, max: 1 }), 0.999)
   .option("--no-ema", "keep no EMA of the weights")
-  .option("--grad-clip <norm>", "clip the global gradient norm", parseNumber, 1)
+  .option(
+    "--grad-clip <norm>",
+    "clip the global gradient norm",
+    parseNumberIn({ min: 0, minExclusive: true }),
+    1,
+  )
   .option("--seed <n>", "seed of initialisation, noise, data order", parseNonNegativeInt, 0)
   .option("--tensorboard <logdir>", "write TensorBoard event files here")
   .option("--log-every <n>", "read the loss and log every n steps", parsePositiveInt, 10)

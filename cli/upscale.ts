@@ -9,7 +9,7 @@ import { loadModel } from "../diffusion/super_resolution.ts";
 import {
   parseBands,
   parseNonNegativeInt,
-  parseNumber,
+  parseNumberIn,
   parsePositiveInt,
   printJson,
   runCommand,
@@ -39,7 +39,7 @@ export const upscaleCommand = new Command("upscale")
     "--uncertainty <std.tif>",
     "also write the per-pixel standard deviation over the samples (--samples ≥ 2)",
   )
-  .option("--eta <eta>", "DDIM stochasticity (0 = deterministic)", parseNumber)
+  .option("--eta <eta>", "DDIM stochasticity (0 = deterministic)", parseNumberIn({ min: 0, max: 1 }))
   .option("--tile-size <px>", "tile side in low-resolution pixels (default: the preset's)", parsePositiveInt)
   .option(
     "--padding <px>",

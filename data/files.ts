@@ -54,6 +54,22 @@ export async function assertOutputFree(
   }
 }
 
+/**
+ * Checks, before any long work, that a file can be written at `path`: it is free (or `overwrite`, and a
+ * file), and its folder exists and takes a new file (probed with an empty temporary file).
+ * @throws {DataError} naming the path and the problem (missing folder, read-only, permission, full disk)
+ */
+export async function assertWritableOutput(path: string, overwrite = false): Promise<void> {
+  await assertOutputFree(path, overwrite);
+  const probe = temporarySibling(path, "probe");
+  try {
+    await Deno.writeFile(probe, new Uint8Array(0), { createNew: true });
+  } catch (error) {
+    throw fileSystemError(path, `write the output there (${splitPath(path).dir})`, error);
+  }
+  await removeQuietly(probe);
+}
+
 function splitPath(path: string): { dir: string; base: string } {
   const trimmed = path.replace(/\/+$/, "");
   const slash = trimmed.lastIndexOf("/");

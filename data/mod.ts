@@ -6,7 +6,6 @@
  * Nothing here touches the GPU.
  * @module
  */
-export { DataError } from "../base/errors.ts";
 export {
   DATA_TYPES,
   type DataType,

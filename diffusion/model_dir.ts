@@ -15,7 +15,7 @@
  * model.json naming a complete checkpoint.
  * @module
  */
-import { DataError, describeError, fileSystemError } from "../base/errors.ts";
+import { DataError, describeError, describeFileSystemError, fileSystemError } from "../base/errors.ts";
 import {
   ensureParentDir,
   moveIntoPlace,
@@ -299,11 +299,19 @@ export async function saveCheckpoint(
       await Deno.writeTextFile(`${temporary}/state.json`, JSON.stringify(contents.state, null, 2) + "\n");
     }
     await moveIntoPlace(temporary, target);
+    await writeModelDefinition(dir, pointing);
   } catch (error) {
     await removeQuietly(temporary);
-    throw error;
+    // model.json is replaced atomically and only after the new folder is complete: it still names the
+    // previous checkpoint, which nothing here touched.
+    const previous = definition.checkpoint
+      ? `model.json still names the previous checkpoint (${definition.checkpoint}), which is intact`
+      : "no earlier checkpoint exists";
+    throw new DataError(
+      `${target}: cannot write the checkpoint (${describeFileSystemError(error)}); ${previous}`,
+      { cause: error },
+    );
   }
-  await writeModelDefinition(dir, pointing);
   // Prune only this run's lineage: checkpoints before the new one. A folder with a later step is not
   // ours (an older run's), and the new one is what model.json now names.
   const newest = checkpointOrder(name.slice("checkpoints/".length));

@@ -11,7 +11,7 @@ import type {
   SuperResolutionData,
   SuperResolutionOptions,
 } from "./api.ts";
-import { DataError } from "../base/errors.ts";
+import { DataError, UsageError } from "../base/errors.ts";
 import { DirectoryLock } from "../data/lock.ts";
 import { upscaleRaster } from "../data/upscale.ts";
 import { getRuntime, initRuntime, Tensor } from "../nn/tensor.ts";
@@ -247,6 +247,11 @@ export class SuperResolution {
   sampling(preset: InferencePreset | undefined, overrides: SamplingSettings): SamplingSettings {
     const { samplingType, nTimestep, seed, eta, startNoiseLevel, samples, onProgress } = overrides;
     const flags = { samplingType, nTimestep, seed, eta, startNoiseLevel, samples };
+    const T = this.definition.schedule.nTimestep;
+    // Samplers sub-sample the T training levels: more steps than T cannot be taken (never cap silently).
+    if (nTimestep !== undefined && nTimestep > T) {
+      throw new UsageError(`--n-timestep ${nTimestep}: this model has ${T} noise levels; use 1 to ${T}`);
+    }
     return {
       ...resolveSampling(this.definition.inference, this.formulation.kind, preset, flags),
       onProgress,
