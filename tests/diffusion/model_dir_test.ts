@@ -85,3 +85,37 @@ Deno.test("non-finite weights are never written; a roll-back names the checkpoin
   await assert.rejects(() => readInferenceWeights(dir, none), /names no weights/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a full disk while writing a checkpoint leaves the previous one named and intact, and says so", async () => {
+  const dir = await Deno.makeTempDir();
+  await saveCheckpoint(dir, definition(), 10, contents(10), 2);
+  const writeFile = Deno.writeFile;
+  // The disk fills up while the next checkpoint's weights are written.
+  Deno.writeFile =
+    ((path: string | URL, data: Uint8Array, options?: Deno.WriteFileOptions) =>
+      String(path).includes("step-00000020")
+        ? Promise.reject(new Error("No space left on device (os error 28): write"))
+        : writeFile(path, data, options)) as typeof Deno.writeFile;
+  try {
+    await assert.rejects(
+      async () => saveCheckpoint(dir, await readModelDefinition(dir), 20, contents(20), 2),
+      (e: Error) =>
+        e instanceof DataError &&
+        e.message.includes("step-00000020: cannot write the checkpoint (no space left on the device") &&
+        e.message.includes(
+          "model.json still names the previous checkpoint (checkpoints/step-00000010), which is intact",
+        ),
+    );
+  } finally {
+    Deno.writeFile = writeFile;
+  }
+  const kept = await readModelDefinition(dir);
+  assert.equal(kept.checkpoint, "checkpoints/step-00000010");
+  assert.equal((await readInferenceWeights(dir, kept)).get("w")!.data[0], 10);
+  assert.deepEqual(
+    [...Deno.readDirSync(`${dir}/checkpoints`)].map((e) => e.name),
+    ["step-00000010"],
+    "no partial left",
+  );
+  await Deno.remove(dir, { recursive: true });
+});
