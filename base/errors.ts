@@ -6,6 +6,11 @@
  * @module
  */
 
+/** `text` with line breaks and other control characters (and the spaces around them) as one space. */
+function oneLine(text: string): string {
+  return Array.from(text, (c) => (c.charCodeAt(0) < 32 ? "\n" : c)).join("").replace(/\s*\n\s*/g, " ");
+}
+
 /** The base of every error whose message is the whole story for a user (one line, no stack needed). */
 export class Sr3Error extends Error {
   /**
@@ -14,7 +19,8 @@ export class Sr3Error extends Error {
    * @param options `cause`: the underlying error, kept for debugging
    */
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // One line whatever went into it (a damaged file's text fields can hold line breaks).
+    super(oneLine(message), options);
     this.name = "Sr3Error";
   }
 }

@@ -2,6 +2,7 @@
  * GeoTIFF reading through npm:geotiff: the header, georeferencing and nodata at open, pixels per window.
  * @module
  */
+import { checkTiffStructure } from "./tiff_check.ts";
 import { fromFile, type GeoTIFF, type GeoTIFFImage, type TypedArray } from "geotiff";
 import { DataError, describeError } from "../base/errors.ts";
 import { geoReferenceFromTags } from "./geo.ts";
@@ -86,6 +87,12 @@ class GeoTiffSource implements RasterSource {
   ): Promise<Float32Array> {
     const bands = checkBands(this.path, this.bandCount, options.bands);
     const fill = this.nodata ?? 0;
+    // The float32 window plus the decoder's copy in the native type (at most 8 bytes a sample).
+    assertMemoryFor(
+      this.path,
+      `a ${width}×${height}×${bands.length} window`,
+      bands.length * width * height * 12,
+    );
     const out = new Float32Array(bands.length * width * height).fill(fill);
     const x0 = Math.max(0, x);
     const y0 = Math.max(0, y);
@@ -117,6 +124,23 @@ class GeoTiffSource implements RasterSource {
 
   async close(): Promise<void> {
     await this.tiff.close();
+  }
+}
+
+/**
+ * Refuses, before allocating, a read that needs more than half the memory the system has available
+ * (an allocation failure or the OOM killer would end the process without a word).
+ * @throws {DataError} naming the file, what was to be read, and the memory needed and available
+ */
+export function assertMemoryFor(path: string, what: string, bytes: number): void {
+  const available = Deno.systemMemoryInfo().available;
+  if (bytes > available / 2) {
+    const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+    throw new DataError(
+      `${path}: reading ${what} needs ${gib(bytes)} of memory, more than half of the ${
+        gib(available)
+      } available; read it in smaller windows`,
+    );
   }
 }
 
@@ -167,6 +191,7 @@ async function checkDataExtent(path: string, image: GeoTIFFImage, fileSize: numb
  * @throws {DataError} for unreadable, truncated or damaged files and unsupported data types
  */
 export async function openGeoTiff(path: string, fileSize: number): Promise<RasterSource> {
+  await checkTiffStructure(path, fileSize);
   let tiff: GeoTIFF;
   try {
     tiff = await fromFile(path);
@@ -185,7 +210,7 @@ export async function openGeoTiff(path: string, fileSize: number): Promise<Raste
     const width = image.getWidth();
     const height = image.getHeight();
     const bandCount = image.getSamplesPerPixel();
-    if (!(width > 0 && height > 0 && bandCount > 0)) {
+    if (![width, height, bandCount].every((n) => Number.isSafeInteger(n) && n > 0)) {
       throw new DataError(`${path}: truncated or damaged TIFF (image size ${width}×${height}×${bandCount})`);
     }
     const formats = new Set<string>();
