@@ -127,6 +127,22 @@ class GeoTiffSource implements RasterSource {
   }
 }
 
+/** BitsPerSample and SampleFormat (TIFF tags 258 and 339). */
+const PER_SAMPLE_TAGS = [258, 339];
+
+/**
+ * Some writers give BitsPerSample or SampleFormat once for all samples; libtiff and GDAL read that as
+ * the same value for every band, and so does sr3 (npm:geotiff would size pixels by the one value).
+ */
+function expandPerSampleTags(image: GeoTIFFImage, bandCount: number): void {
+  const fields = (image.getFileDirectory() as unknown as { actualizedFields?: Map<number, unknown> })
+    .actualizedFields;
+  for (const tag of PER_SAMPLE_TAGS) {
+    const value = fields?.get(tag) as ArrayLike<number> | undefined;
+    if (value?.length === 1 && bandCount > 1) fields!.set(tag, new Array(bandCount).fill(value[0]));
+  }
+}
+
 /**
  * Refuses, before allocating, a read that needs more than half the memory the system has available
  * (an allocation failure or the OOM killer would end the process without a word).
@@ -213,6 +229,7 @@ export async function openGeoTiff(path: string, fileSize: number): Promise<Raste
     if (![width, height, bandCount].every((n) => Number.isSafeInteger(n) && n > 0)) {
       throw new DataError(`${path}: truncated or damaged TIFF (image size ${width}×${height}×${bandCount})`);
     }
+    expandPerSampleTags(image, bandCount);
     const formats = new Set<string>();
     for (let sample = 0; sample < bandCount; sample++) {
       formats.add(`${image.getSampleFormat(sample)}:${image.getBitsPerSample(sample)}`);
