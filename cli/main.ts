@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { SR3_VERSION } from "../kernels/version.ts";
+import { removeLiveTemporariesSync } from "../data/files.ts";
 import { EXIT } from "./common.ts";
 import { infoCommand } from "./info.ts";
 import { exportCommand } from "./export.ts";
@@ -55,7 +56,25 @@ export function argumentsToParse(program: Command, args: readonly string[]): str
   return first && !first.startsWith("-") && first !== "help" && !known ? [first] : [...args];
 }
 
+/** Exit codes after a signal (128 + its number, as shells report them). */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * Ctrl-C or SIGTERM during a command that writes through temporaries (upscale, export, degrade, …)
+ * removes them before exiting. `sr3 train` handles its own signals (it finishes the step and checkpoints).
+ */
+export function removeTemporariesOnSignals(command: string | undefined): void {
+  if (command === "train" || Deno.build.os === "windows") return;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      removeLiveTemporariesSync();
+      Deno.exit(SIGNAL_EXIT[signal]);
+    });
+  }
+}
+
 if (import.meta.main) {
+  removeTemporariesOnSignals(Deno.args[0]);
   try {
     const program = buildProgram();
     await program.parseAsync(argumentsToParse(program, Deno.args), { from: "user" });

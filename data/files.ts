@@ -84,8 +84,69 @@ function splitPath(path: string): { dir: string; base: string } {
  */
 export function temporarySibling(path: string, purpose = "partial"): string {
   const { dir, base } = splitPath(path);
+  removeStalePartials(dir);
   const nonce = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
-  return `${dir}/.${base}.${purpose}-${Deno.pid}-${nonce}.tmp`;
+  const temporary = `${dir}/.${base}.${purpose}-${Deno.pid}-${nonce}.tmp`;
+  live.add(temporary);
+  return temporary;
+}
+
+/** Temporaries this process has made and not yet moved into place or removed. */
+const live = new Set<string>();
+
+/** `.<name>.<purpose>-<pid>-<nonce>.tmp`: the names {@link temporarySibling} gives. */
+const TEMPORARY_NAME = /^\..+\.(?:partial|replaced|probe)-(\d+)-[0-9a-z]+\.tmp$/;
+
+/** Whether process `pid` is alive; unknown (true) where /proc is missing, so nothing is removed there. */
+function processAlive(pid: number): boolean {
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    return true;
+  }
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes the temporaries that processes which no longer run (killed mid-write, e.g. by `kill -9`) left
+ * in `dir`. Only names sr3 gives; a live process's are kept.
+ */
+export function removeStalePartials(dir: string): void {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return; // a folder that does not exist (yet) holds no leftovers
+  }
+  for (const entry of entries) {
+    const pid = Number(TEMPORARY_NAME.exec(entry.name)?.[1]);
+    if (!pid || pid === Deno.pid || processAlive(pid)) continue;
+    try {
+      Deno.removeSync(`${dir}/${entry.name}`, { recursive: true });
+    } catch {
+      // Another process cleaning up at the same time: whoever gets there first removes it.
+    }
+  }
+}
+
+/**
+ * Removes every temporary this process has not finished (for a signal handler, before exiting), so an
+ * interrupted write leaves nothing behind.
+ */
+export function removeLiveTemporariesSync(): void {
+  for (const path of live) {
+    try {
+      Deno.removeSync(path, { recursive: true });
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
 }
 
 /**
@@ -106,10 +167,11 @@ export async function moveIntoPlace(temporary: string, path: string): Promise<vo
       const aside = temporarySibling(path, "replaced");
       await Deno.rename(path, aside);
       await Deno.rename(temporary, path);
-      await Deno.remove(aside, { recursive: true });
+      await removeQuietly(aside);
     } else {
       await Deno.rename(temporary, path);
     }
+    live.delete(temporary);
   } catch (error) {
     throw new DataError(`${path}: cannot move the finished output into place (${describeError(error)})`, {
       cause: error,
@@ -122,6 +184,7 @@ export async function removeQuietly(path: string): Promise<void> {
   await Deno.remove(path, { recursive: true }).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
+  live.delete(path);
 }
 
 /** Makes sure the folder that will hold `path` exists. */

@@ -86,3 +86,32 @@ Deno.test("a second sr3 train into the same model directory is refused with the 
   assert.match(lines[0]!, new RegExp(`model: in use by sr3 train \\(pid ${first.pid} on `));
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("SIGTERM during sr3 export removes its partial folder and exits 143", async () => {
+  const dir = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...SR3_ARGS,
+      "export",
+      RASTERS.naip4Band,
+      "--out",
+      `${dir}/chips`,
+      "--chip-size",
+      "8",
+      "--stride",
+      "2",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const partial = () => [...Deno.readDirSync(dir)].some((e) => e.name.startsWith(".chips.partial-"));
+  const deadline = Date.now() + 60_000;
+  while (!partial() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(partial(), "export started writing");
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill("SIGTERM");
+  const status = await child.status;
+  assert.equal(status.code, 143);
+  assert.deepEqual([...Deno.readDirSync(dir)], [], "no partial folder left");
+  await Deno.remove(dir, { recursive: true });
+});
