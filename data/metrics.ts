@@ -245,7 +245,7 @@ function bandRanges(data: Float32Array, bands: number, pixels: number): { min: n
     let max = -Infinity;
     for (let i = band * pixels; i < (band + 1) * pixels; i++) {
       const v = data[i]!;
-      if (Number.isNaN(v)) continue;
+      if (!Number.isFinite(v)) continue;
       min = Math.min(min, v);
       max = Math.max(max, v);
     }
