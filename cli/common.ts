@@ -139,9 +139,12 @@ export function parseChoice<T extends string>(choices: readonly T[]): (value: st
   };
 }
 
-/** Prints `value` as pretty JSON on stdout. */
+/**
+ * Prints `value` as pretty JSON on stdout. JSON has no infinity (JSON.stringify would write null, e.g.
+ * the PSNR of identical images): ±Infinity is written as the strings "inf" / "-inf", NaN stays null.
+ */
 export function printJson(value: unknown): void {
-  console.log(JSON.stringify(value, null, 2));
+  console.log(JSON.stringify(value, (_key, v) => v === Infinity ? "inf" : v === -Infinity ? "-inf" : v, 2));
 }
 
 /** Formats a byte count as MiB/GiB. */

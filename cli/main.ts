@@ -73,8 +73,31 @@ export function removeTemporariesOnSignals(command: string | undefined): void {
   }
 }
 
+/**
+ * Mesa's Vulkan and EGL drivers print "error: XDG_RUNTIME_DIR is invalid or not set" on every start when
+ * the variable is missing (headless machines, containers): give the process a private runtime folder
+ * (mode 0700, as the XDG spec asks) before the adapter is requested, so success prints no "error" line.
+ */
+export function ensureRuntimeDir(): void {
+  if (Deno.build.os === "windows") return;
+  const current = Deno.env.get("XDG_RUNTIME_DIR");
+  try {
+    if (current && Deno.statSync(current).isDirectory) return;
+  } catch {
+    // set but missing: replace it
+  }
+  const dir = `/tmp/sr3-runtime-${Deno.uid() ?? "user"}`;
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) return;
+  }
+  Deno.env.set("XDG_RUNTIME_DIR", dir);
+}
+
 if (import.meta.main) {
   removeTemporariesOnSignals(Deno.args[0]);
+  ensureRuntimeDir();
   try {
     const program = buildProgram();
     await program.parseAsync(argumentsToParse(program, Deno.args), { from: "user" });

@@ -12,6 +12,7 @@
  * energy ratio (detail above the low-resolution Nyquist frequency, output / reference).
  * @module
  */
+import { validMask } from "./stats.ts";
 import { DataError } from "../base/errors.ts";
 import { readRaster } from "./raster.ts";
 import { resizeBicubic } from "./resample.ts";
@@ -317,6 +318,11 @@ export async function rasterMetrics(
     );
   }
   const pixels = width * height;
+  for (const [path, raster] of [[pathA, a], [pathB, b]] as const) {
+    if (!validMask(raster.data, pixels, raster.info.nodata).includes(1)) {
+      throw new DataError(`${path}: every pixel is nodata (or NaN/Inf); there is nothing to compare`);
+    }
+  }
   const bothUint8 = a.info.dataType === "uint8" && b.info.dataType === "uint8";
   const ranges = bothUint8
     ? Array.from({ length: b.bands }, () => ({ min: 0, max: 255 }))

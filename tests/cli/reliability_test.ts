@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { exportTiles } from "../../data/export.ts";
+import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { LOCK_FILE, readHolder } from "../../data/lock.ts";
 import { RASTERS } from "../data/helpers.ts";
 import { ownLines, sr3, SR3_ARGS } from "../helpers/cli.ts";
@@ -113,5 +114,38 @@ Deno.test("SIGTERM during sr3 export removes its partial folder and exits 143", 
   const status = await child.status;
   assert.equal(status.code, 143);
   assert.deepEqual([...Deno.readDirSync(dir)], [], "no partial folder left");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test('without XDG_RUNTIME_DIR a successful command prints no line starting with "error"', async () => {
+  const env = { ...Deno.env.toObject() };
+  delete env.XDG_RUNTIME_DIR;
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [...SR3_ARGS, "info"],
+    clearEnv: true,
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const lines = new TextDecoder().decode(stderr).split("\n");
+  assert.equal(code, 0);
+  assert.deepEqual(lines.filter((line) => /^\s*error/i.test(line)), []);
+});
+
+Deno.test('metrics: identical images report psnr "inf" in JSON; all-nodata rasters are refused', async () => {
+  const dir = await Deno.makeTempDir();
+  const same = await sr3(["metrics", RASTERS.osbsLzw, RASTERS.osbsLzw, "--json"]);
+  assert.equal(same.code, 0, same.stderr);
+  assert.equal(JSON.parse(same.stdout).psnr, "inf");
+  const nan = `${dir}/nan.tif`;
+  await writeGeoTiff(nan, new Float32Array(16 * 16).fill(NaN), {
+    width: 16,
+    height: 16,
+    bandCount: 1,
+    dataType: "float32",
+  });
+  const refused = await sr3(["metrics", nan, nan]);
+  assert.equal(refused.code, 1);
+  assert.match(ownLines(refused.stderr)[0]!, /nan\.tif: every pixel is nodata \(or NaN\/Inf\)/);
   await Deno.remove(dir, { recursive: true });
 });
