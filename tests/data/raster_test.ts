@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { encode as encodePngBytes } from "fast-png";
 import jpeg from "jpeg-js";
 import { DataError } from "../../base/errors.ts";
+import { assertMemoryFor } from "../../data/geotiff_source.ts";
 import { openRaster, readRaster } from "../../data/raster.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { FieldType } from "../../data/tiff_layout.ts";
@@ -368,4 +369,15 @@ Deno.test("one BitsPerSample value for three bands (as GDAL reads it) gives ever
   assert.equal(read.info.dataType, "uint8");
   assert.deepEqual(read.data, data);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a window needing more than half the available memory is refused up front with the amount", () => {
+  const available = Deno.systemMemoryInfo().available;
+  assert.throws(
+    () => assertMemoryFor("big.tif", "a 100000×100000×3 window", available),
+    (e: Error) =>
+      e instanceof DataError &&
+      /^big\.tif: reading a 100000×100000×3 window needs [\d.]+ GiB/.test(e.message),
+  );
+  assertMemoryFor("small.tif", "a 10×10×3 window", 1200); // fine
 });
