@@ -140,7 +140,7 @@ export async function upscaleRaster(
         `${inputPath}: the model expects ${normalization.low.length} band${
           normalization.low.length === 1 ? "" : "s"
         }, ` +
-          `the raster gives ${bands.length}${options.bands ? " (selected)" : ""}`,
+          `the raster gives ${bands.length}${options.bands ? " (selected)" : ""}; choose them with --bands`,
       );
     }
     const plan = planTiles(inputPath, source.width, source.height, tileSize, padding);

@@ -289,6 +289,7 @@ export class SuperResolution {
         `tile size ${tileSize}: ×${d.downsampleFactor} it must be a multiple of ${levels} (the UNet's levels)`,
       );
     }
+    checkBatchFitsDevice(d, tileSize, options.batchSize ?? 1, settings.samples ?? 1);
     if (options.uncertaintyPath && ((settings.samples ?? 1) < 2 || settings.samplingType === "mean")) {
       throw new DataError(
         `${options.uncertaintyPath}: an uncertainty map needs at least 2 diffusion samples per tile ` +
@@ -363,6 +364,39 @@ export class SuperResolution {
   private async checkpoint(dir: string, lastLoss: number | null, keep = 2): Promise<void> {
     await (this.run ?? new TrainingRun(this)).checkpoint(dir, this.run ? this.data : null, lastLoss, keep);
   }
+}
+
+/**
+ * Refuses, before any work, a batch whose first full-resolution feature map alone (batch × samples ×
+ * innerChannel × side², f32: a lower bound of what a sampler call holds) exceeds the adapter's largest
+ * storage binding, instead of failing later inside a kernel.
+ * @throws {UsageError} naming the batch size, the size needed, the limit and the largest batch that fits
+ */
+export function checkBatchFitsDevice(
+  definition: ModelDefinition,
+  tileSize: number,
+  batchSize: number,
+  samples: number,
+): void {
+  const limit = getRuntime().device.limits.maxStorageBufferBindingSize;
+  const side = tileSize * definition.downsampleFactor;
+  const perTile = samples * definition.unet.innerChannel * side * side * 4;
+  if (batchSize * perTile <= limit) return;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  if (perTile > limit) {
+    throw new UsageError(
+      `one tile of ${tileSize} px with ${samples} samples needs more than ${mib(perTile)} in one buffer, ` +
+        `above this adapter's ${mib(limit)} limit; use a smaller --tile-size or fewer --samples`,
+    );
+  }
+  throw new UsageError(
+    `--batch-size ${batchSize}: one sampler call needs more than ${
+      mib(batchSize * perTile)
+    } in one buffer, ` +
+      `above this adapter's ${mib(limit)} limit; use --batch-size 1 to ${
+        Math.max(1, Math.floor(limit / perTile))
+      }`,
+  );
 }
 
 /** Loads a model directory for inference (`SuperResolution.fromModel(dir)`). */

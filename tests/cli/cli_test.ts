@@ -108,7 +108,7 @@ Deno.test("bad inputs get one line naming the file, exit 1, and no output file",
     [
       "band count",
       ["upscale", RASTERS.naip4Band, "--model", model, "--out", out],
-      /expects 3 bands, the raster gives 4/,
+      /expects 3 bands, the raster gives 4; choose them with --bands/,
     ],
     ["smaller than a tile", ["upscale", tiny, "--model", model, "--out", out], /tiny\.tif.*smaller than/],
     ["all nodata", ["upscale", empty, "--model", model, "--out", out], /nodata\.tif.*nodata/],

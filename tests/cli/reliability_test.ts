@@ -7,8 +7,13 @@ import assert from "node:assert/strict";
 import { exportTiles } from "../../data/export.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { LOCK_FILE, readHolder } from "../../data/lock.ts";
+import { importTorchCheckpoint } from "../../diffusion/import_torch.ts";
+import { readModelDefinition } from "../../diffusion/model_dir.ts";
 import { RASTERS } from "../data/helpers.ts";
+import { gpuTest, withRuntime } from "../helpers/gpu.ts";
 import { ownLines, sr3, SR3_ARGS } from "../helpers/cli.ts";
+
+const fixture = new URL("../../testdata/torch/", import.meta.url).pathname;
 
 Deno.test("numeric flags outside their range are usage errors (exit 2) that state the range", async () => {
   const dir = await Deno.makeTempDir();
@@ -147,5 +152,38 @@ Deno.test('metrics: identical images report psnr "inf" in JSON; all-nodata raste
   const refused = await sr3(["metrics", nan, nan]);
   assert.equal(refused.code, 1);
   assert.match(ownLines(refused.stderr)[0]!, /nan\.tif: every pixel is nodata \(or NaN\/Inf\)/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("settings the model or adapter cannot take are usage errors before any work", gpuTest, async () => {
+  const dir = await Deno.makeTempDir();
+  await withRuntime(async () => {
+    await importTorchCheckpoint(
+      `${fixture}ref_small.safetensors`,
+      `${fixture}ref_small.config.json`,
+      `${dir}/model`,
+      { downsampleFactor: 4 },
+    );
+  });
+  const T = (await readModelDefinition(`${dir}/model`)).schedule.nTimestep;
+  const upscale = ["upscale", RASTERS.osbsLzw, "--model", `${dir}/model`, "--out", `${dir}/out.tif`];
+  const cases: [string[], RegExp][] = [
+    [
+      ["--n-timestep", String(T + 1)],
+      new RegExp(`--n-timestep ${T + 1}: this model has ${T} noise levels; use 1 to ${T}`),
+    ],
+    [
+      ["--batch-size", "100000"],
+      /--batch-size 100000: one sampler call needs more than \d+ MiB .* use --batch-size 1 to \d+/,
+    ],
+  ];
+  for (const [flags, message] of cases) {
+    const run = await sr3([...upscale, ...flags]);
+    assert.equal(run.code, 2, run.stderr);
+    const lines = ownLines(run.stderr);
+    assert.equal(lines.length, 1, run.stderr);
+    assert.match(lines[0]!, message);
+  }
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["model"], "no output started");
   await Deno.remove(dir, { recursive: true });
 });
