@@ -170,10 +170,11 @@ export function checkBands(path: string, bandCount: number, bands?: readonly num
   if (bands.length === 0) throw new DataError(`${path}: the band selection is empty`);
   for (const band of bands) {
     if (!Number.isInteger(band) || band < 0 || band >= bandCount) {
+      // Named as GDAL, ArcGIS and `--bands` count (from 1), with the API's 0-based index beside it.
       throw new DataError(
-        `${path}: band index ${band} does not exist (0-based indices; the file has ${bandCount} band${
+        `${path}: band ${band + 1} (index ${band}) does not exist; the file has ${bandCount} band${
           bandCount === 1 ? "" : "s"
-        })`,
+        }, numbered 1 to ${bandCount}`,
       );
     }
   }

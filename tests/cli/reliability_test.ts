@@ -187,3 +187,12 @@ Deno.test("settings the model or adapter cannot take are usage errors before any
   assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["model"], "no output started");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("--bands names a missing band as the user counts it (from 1)", async () => {
+  const run = await sr3(["metrics", RASTERS.osbsLzw, RASTERS.osbsLzw, "--bands", "1,2,9"]);
+  assert.equal(run.code, 1);
+  assert.match(
+    ownLines(run.stderr)[0]!,
+    /OSBS_029\.tif: band 9 \(index 8\) does not exist; the file has 3 bands/,
+  );
+});

@@ -254,7 +254,7 @@ Deno.test("bad datasets: missing folder, no images, missing factor, missing labe
     );
     await fails(
       loadChipDataset(RASTERS.sat6Dir, { downsampleFactor: 4, bands: [4] }),
-      /band index 4 does not exist/,
+      /band 5 \(index 4\) does not exist/,
     );
     await Deno.mkdir(`${dir}/pairs/images`, { recursive: true });
     await Deno.mkdir(`${dir}/pairs/labels`);

@@ -258,7 +258,7 @@ Deno.test("bad input: raster smaller than a chip, all nodata, band out of range,
       exportTiles({ hrPath: RASTERS.osbsLzw, outDir: `${dir}/out`, chipSize: 64, bands: [0, 3] }),
       dir,
       ["empty.tif"],
-      "OSBS_029.tif: band index 3 does not exist",
+      "OSBS_029.tif: band 4 (index 3) does not exist; the file has 3 bands, numbered 1 to 3",
     );
     await Deno.mkdir(`${dir}/taken`);
     await Deno.writeTextFile(`${dir}/taken/notes.txt`, "a user's file");

@@ -341,13 +341,13 @@ Deno.test("bad input: unsupported data types, rotated geotransform, band index o
       await rejectsWith(
         source.readWindow(0, 0, 2, 2, { bands: [0, 3] }),
         "OSBS_029.tif",
-        "band index 3",
+        "band 4 (index 3)",
         "3 bands",
       );
     } finally {
       await source.close();
     }
-    await rejectsWith(readRaster(RASTERS.sat6Chip, [-1]), "589.tif", "band index -1");
+    await rejectsWith(readRaster(RASTERS.sat6Chip, [-1]), "589.tif", "band 0 (index -1)");
   }));
 
 Deno.test("one BitsPerSample value for three bands (as GDAL reads it) gives every band that type", async () => {
