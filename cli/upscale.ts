@@ -81,6 +81,7 @@ samples leave no seams. The output keeps the CRS and origin; the pixel size is d
         bands: options.bands,
         colorCorrection: options.colorCorrection,
         overwrite: options.overwrite,
+        onWarning: (message) => console.error(`warning: ${message}`),
         onTiles: (done, total) => {
           if (options.json) return;
           bar.line ??= new ProgressLine({ label: "upscale", unit: "tile", total });

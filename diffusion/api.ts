@@ -107,6 +107,8 @@ export interface PredictOptions extends SamplingSettings {
   overwrite?: boolean;
   /** Called with (tiles done, tiles total). */
   onTiles?: (done: number, total: number) => void;
+  /** Called with a one-line warning when the input differs from the training data (type, value range). */
+  onWarning?: (message: string) => void;
 }
 
 /** What {@link SuperResolution.predict} wrote, and how it sampled. */

@@ -39,6 +39,7 @@ import {
   readModelDefinition,
   writeModelDefinition,
 } from "./model_dir.ts";
+import { inputMismatch } from "./input_check.ts";
 import { Networks } from "./networks.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
 import { buildSchedule, type ScheduleConfig, type ScheduleTables } from "./schedule.ts";
@@ -290,6 +291,8 @@ export class SuperResolution {
       );
     }
     checkBatchFitsDevice(d, tileSize, options.batchSize ?? 1, settings.samples ?? 1);
+    const mismatch = options.onWarning ? await inputMismatch(imagePath, d, options.bands) : null;
+    if (mismatch) options.onWarning!(mismatch);
     if (options.uncertaintyPath && ((settings.samples ?? 1) < 2 || settings.samplingType === "mean")) {
       throw new DataError(
         `${options.uncertaintyPath}: an uncertainty map needs at least 2 diffusion samples per tile ` +
