@@ -127,6 +127,12 @@ export class ChipDataset {
     return this.folder.root;
   }
 
+  /** Ground size of a high-resolution pixel, |x| in CRS units (dataset.json's), or null when unknown. */
+  get pixelSize(): number | null {
+    const size = this.folder.manifest?.pixelSize?.[0];
+    return size === undefined ? null : Math.abs(size);
+  }
+
   /** Whether low-resolution chips come from labels/ (true) or from bicubic downsampling (false). */
   get paired(): boolean {
     return this.folder.labels !== null;

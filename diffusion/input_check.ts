@@ -14,14 +14,17 @@ const SAMPLE_SIZE = 64;
 
 /** How far outside the trained range (as a share of its span) sampled values may lie before a warning. */
 const RANGE_TOLERANCE = 0.25;
+/** Pixel sizes within this ratio of the trained input pixel count as alike. */
+const PIXEL_TOLERANCE = 1.25;
 
 function formatValue(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toPrecision(4);
 }
 
 /**
- * A one-line warning when the raster at `path` differs from the model's training data in data type or
- * value range (estimated from a grid of windows), or null when it looks alike.
+ * A one-line warning when the raster at `path` differs from the model's training data in data type,
+ * value range (estimated from a grid of windows) or pixel size (the training HR pixel × the factor, when
+ * model.json records it), or null when it looks alike.
  * @param bands 0-based bands the model will read (default: all)
  */
 export async function inputMismatch(
@@ -56,11 +59,15 @@ export async function inputMismatch(
   }
   const span = trainedHigh - trainedLow;
   const outside = min < trainedLow - RANGE_TOLERANCE * span || max > trainedHigh + RANGE_TOLERANCE * span;
-  if (source.dataType === normalization.dataType && !outside) return null;
+  const trainedPixel = definition.pixelSize ? definition.pixelSize * definition.downsampleFactor : null;
+  const inputPixel = source.geo ? Math.abs(source.geo.pixelSizeX) : null;
+  const scaleOff = trainedPixel !== null && inputPixel !== null &&
+    Math.max(trainedPixel / inputPixel, inputPixel / trainedPixel) > PIXEL_TOLERANCE;
+  if (source.dataType === normalization.dataType && !outside && !scaleOff) return null;
+  const at = (pixel: number | null) => (pixel === null ? "" : `, pixel size ${formatValue(pixel)}`);
+  const trained = `${normalization.dataType} ${formatValue(trainedLow)}–${formatValue(trainedHigh)}`;
   const input = min <= max ? `${source.dataType} ${formatValue(min)}–${formatValue(max)}` : source.dataType;
-  return `model trained on ${normalization.dataType} ${formatValue(trainedLow)}–${
-    formatValue(trainedHigh)
-  }; ` +
-    `input ${path} is ${input}: values outside the model's range are clipped and the output is ` +
-    `${normalization.dataType} (train on data like this input, or stretch it to the model's range first)`;
+  return `model trained on ${trained}${at(trainedPixel)}; input ${path} is ${input}${at(inputPixel)}: ` +
+    `values outside the model's range are clipped, the output is ${normalization.dataType}, and detail ` +
+    `is learned at the trained scale (train on data like this input, or stretch it to the model's range)`;
 }

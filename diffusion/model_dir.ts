@@ -108,6 +108,8 @@ export interface ModelDefinition {
   normalization: Normalization;
   /** Nodata value of the training imagery, if any. */
   nodata: number | null;
+  /** Ground size of a training high-resolution pixel (CRS units), when the chips recorded it. */
+  pixelSize?: number;
   /** Training progress, null for imported models. */
   training: TrainingProgress | null;
   /** Latest checkpoint folder, relative to the model directory, or null. */
@@ -138,6 +140,8 @@ export interface NewModelDefinition {
   padding?: number;
   /** The formulation asked for (default: plain SR3, ε, no weighting). */
   formulation?: FormulationChoice;
+  /** Ground size of a training high-resolution pixel, when known. */
+  pixelSize?: number | null;
 }
 
 /** What a new model's formulation is made from; unset fields take the formulation's defaults. */
@@ -206,6 +210,7 @@ export function newModelDefinition(source: NewModelDefinition): ModelDefinition 
     downsampleFactor: source.downsampleFactor,
     normalization,
     nodata: null,
+    ...(source.pixelSize ? { pixelSize: source.pixelSize } : {}),
     training: null,
     checkpoint: null,
     ...formulationFields(source.formulation ?? {}, unet.bands, source.downsampleFactor),

@@ -139,6 +139,7 @@ export class SuperResolution {
       normalization: dataset.normalization,
       batchSize: data.batchSize,
       formulation: { kind, target: predictionTarget, minSnrGamma, meanNet },
+      pixelSize: dataset.pixelSize,
     });
     const networks = Networks.create(definition, seed ?? 0);
     if (initFrom) definition.initializedFrom = await networks.initUnetFrom(initFrom);

@@ -144,6 +144,7 @@ Deno.test(
       assert.equal(result.stopped, "non-finite");
       const definition = await readModelDefinition(`${dir}/model`);
       assert.equal(definition.checkpoint, null, "step 1's checkpoint held the diverged weights");
+      assert.equal(definition.pixelSize, 0.1, "the chips' pixel size is recorded (NEON 0.1 m)");
       assert.deepEqual([...Deno.readDirSync(`${dir}/model/checkpoints`)].map((e) => e.name), []);
       sr.dispose();
       await Deno.remove(dir, { recursive: true });
