@@ -154,7 +154,7 @@ export {
   type RuntimeOptions,
   Uniforms,
 } from "./kernels/runtime.ts";
-export { DeviceError, ShapeError } from "./kernels/errors.ts";
+export { DataError, DeviceError, ShapeError, Sr3Error, UsageError } from "./base/errors.ts";
 export type { TensorRef } from "./kernels/shape_math.ts";
 export type { KernelTime } from "./kernels/profiler.ts";
 export { SR3_VERSION } from "./kernels/version.ts";

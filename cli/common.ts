@@ -4,18 +4,31 @@
  * @module
  */
 import { InvalidArgumentError } from "../deps.ts";
-import { DataError } from "../data/errors.ts";
-import { DeviceError, ShapeError } from "../kernels/errors.ts";
-import { SafetensorsError } from "../nn/safetensors.ts";
+import {
+  describeError,
+  describeFileSystemError,
+  isFileSystemError,
+  Sr3Error,
+  UsageError,
+} from "../base/errors.ts";
 import type { MetricPair } from "../diffusion/evaluate.ts";
 
 /** Exit codes: 0 ok, 1 the work failed (bad input file, device problem), 2 bad usage. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
-/** Errors whose message is already the whole story for a user. */
-function isUserFacing(error: unknown): error is Error {
-  return error instanceof DataError || error instanceof DeviceError || error instanceof ShapeError ||
-    error instanceof SafetensorsError || error instanceof RangeError;
+/**
+ * The one line a user sees for a known error: sr3's own errors (and invalid-knob RangeErrors) as they
+ * are; a file-system error from the OS (read-only, full disk, permission) with the path Deno names and
+ * the problem in words. Null for anything else: a bug.
+ */
+export function userFacingMessage(error: unknown): string | null {
+  if (error instanceof Sr3Error || error instanceof RangeError) return describeError(error);
+  if (isFileSystemError(error)) {
+    // Deno's messages read "<OS text> (os error N): <syscall> '<path>'": keep the path, say the problem.
+    const path = /'([^']+)'/.exec(describeError(error))?.[1];
+    return `${path ?? "file system"}: ${describeFileSystemError(error)}`;
+  }
+  return null;
 }
 
 /**
@@ -26,13 +39,14 @@ export async function runCommand(name: string, body: () => Promise<void>): Promi
   try {
     await body();
   } catch (error) {
-    if (isUserFacing(error)) {
-      console.error(`sr3 ${name}: ${error.message}`);
+    const message = userFacingMessage(error);
+    if (message !== null) {
+      console.error(`sr3 ${name}: ${message}`);
     } else {
       console.error(`sr3 ${name}: unexpected error (please report it):`);
       console.error(error);
     }
-    Deno.exit(EXIT.failure);
+    Deno.exit(error instanceof UsageError ? EXIT.usage : EXIT.failure);
   }
 }
 
@@ -43,6 +57,41 @@ export function parseNumber(value: string): number {
     throw new InvalidArgumentError(`"${value}" is not a number.`);
   }
   return n;
+}
+
+/** The bounds of a numeric option; `exclusive` bounds are not themselves valid. */
+export interface NumberRange {
+  min?: number;
+  max?: number;
+  minExclusive?: boolean;
+  maxExclusive?: boolean;
+  integer?: boolean;
+}
+
+/** The range in words, e.g. "a number > 0", "a number in [0, 1)", "an integer ≥ 8". */
+export function describeRange(range: NumberRange): string {
+  const kind = range.integer ? "an integer" : "a number";
+  const { min, max } = range;
+  if (min !== undefined && max !== undefined) {
+    return `${kind} in ${range.minExclusive ? "(" : "["}${min}, ${max}${range.maxExclusive ? ")" : "]"}`;
+  }
+  if (min !== undefined) return `${kind} ${range.minExclusive ? ">" : "≥"} ${min}`;
+  if (max !== undefined) return `${kind} ${range.maxExclusive ? "<" : "≤"} ${max}`;
+  return kind;
+}
+
+/** A parser for a number option that accepts only `range`; the usage error (exit 2) states the range. */
+export function parseNumberIn(range: NumberRange): (value: string) => number {
+  return (value: string): number => {
+    const n = parseNumber(value);
+    const { min, max } = range;
+    const below = min !== undefined && (range.minExclusive ? n <= min : n < min);
+    const above = max !== undefined && (range.maxExclusive ? n >= max : n > max);
+    if (below || above || (range.integer && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(`"${value}" is out of range: expected ${describeRange(range)}.`);
+    }
+    return n;
+  };
 }
 
 /** Parses a positive integer option. */
@@ -90,9 +139,12 @@ export function parseChoice<T extends string>(choices: readonly T[]): (value: st
   };
 }
 
-/** Prints `value` as pretty JSON on stdout. */
+/**
+ * Prints `value` as pretty JSON on stdout. JSON has no infinity (JSON.stringify would write null, e.g.
+ * the PSNR of identical images): ±Infinity is written as the strings "inf" / "-inf", NaN stays null.
+ */
 export function printJson(value: unknown): void {
-  console.log(JSON.stringify(value, null, 2));
+  console.log(JSON.stringify(value, (_key, v) => v === Infinity ? "inf" : v === -Infinity ? "-inf" : v, 2));
 }
 
 /** Formats a byte count as MiB/GiB. */

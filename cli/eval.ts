@@ -6,9 +6,10 @@
 import { Command, Option } from "../deps.ts";
 import { INFERENCE_PRESETS, type InferencePreset } from "../diffusion/inference.ts";
 import type { MetricPair } from "../diffusion/evaluate.ts";
+import { assertWritableOutput } from "../data/files.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";
 import { prepareData, SuperResolution } from "../diffusion/super_resolution.ts";
-import { formatMetricsTable, parseNumber, parsePositiveInt, printJson, runCommand } from "./common.ts";
+import { formatMetricsTable, parseNumberIn, parsePositiveInt, printJson, runCommand } from "./common.ts";
 import {
   presetOption,
   samplerOption,
@@ -29,10 +30,16 @@ export const evalCommand = new Command("eval")
   .addOption(stepsOption())
   .addOption(startOption())
   .addOption(samplesOption())
-  .option("--val-split-pct <pct>", "validation share, as when training", parseNumber, 10)
+  .option(
+    "--val-split-pct <pct>",
+    "validation share, as when training",
+    parseNumberIn({ min: 0, max: 100, maxExclusive: true }),
+    10,
+  )
   .option("--max-chips <n>", "score at most this many validation chips", parsePositiveInt)
   .addOption(seedOption())
   .option("--grid <png>", "where to write the grid", "eval_grid.png")
+  .option("--overwrite", "replace an existing grid file")
   .option("--rows <n>", "chips in the grid", parsePositiveInt, 4)
   .option("--json", "print the metrics as JSON")
   .addOption(
@@ -55,6 +62,8 @@ Bicubic is always scored on the same chips (and, for residual models, the mean p
   )
   .action((dataDir, options) =>
     runCommand("eval", async () => {
+      // Before hours of sampling: the grid must be writable where asked.
+      await assertWritableOutput(options.grid, options.overwrite);
       const definition = await readModelDefinition(options.model);
       const data = await prepareData(dataDir, {
         chipSize: definition.unet.imageSize,

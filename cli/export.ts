@@ -6,18 +6,27 @@
 import { Command } from "../deps.ts";
 import { exportTiles } from "../data/export.ts";
 import { ProgressLine } from "../report/progress.ts";
-import { parseBands, parseNumber, parsePositiveInt, parseRegion, printJson, runCommand } from "./common.ts";
+import { parseBands, parseNumberIn, parsePositiveInt, parseRegion, printJson, runCommand } from "./common.ts";
 
 /** The `export` command. */
 export const exportCommand = new Command("export")
   .description("cut a high-resolution raster into training chips (images/, labels/, dataset.json)")
   .argument("<hr>", "high-resolution GeoTIFF")
   .requiredOption("--out <dir>", "(required) output folder (must not exist unless --overwrite)")
-  .requiredOption("--chip-size <n>", "(required) chip size in high-resolution pixels", parsePositiveInt)
+  .requiredOption(
+    "--chip-size <n>",
+    "(required) chip size in high-resolution pixels",
+    parseNumberIn({ min: 8, integer: true }),
+  )
   .option("--lr <lr.tif>", "co-registered low-resolution GeoTIFF; its chips go to labels/")
   .option("--stride <n>", "step between chips (default: chip size)", parsePositiveInt)
   .option("--bands <list>", "1-based bands to export, e.g. 1,2,3 (default: all)", parseBands)
-  .option("--max-nodata <fraction>", "skip chips with more nodata than this (0–1)", parseNumber, 0.5)
+  .option(
+    "--max-nodata <fraction>",
+    "skip chips with more nodata than this (0–1)",
+    parseNumberIn({ min: 0, max: 1 }),
+    0.5,
+  )
   .option(
     "--region <x,y,w,h>",
     "cut chips only inside this pixel window (e.g. hold the rest back for evaluation)",

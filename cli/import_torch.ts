@@ -3,7 +3,7 @@
  * @module
  */
 import { Command } from "../deps.ts";
-import { DataError } from "../data/errors.ts";
+import { DataError } from "../base/errors.ts";
 import { pathExists } from "../data/files.ts";
 import { importTorchCheckpoint } from "../diffusion/import_torch.ts";
 import { initRuntime } from "../nn/tensor.ts";

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "../deps.ts";
 import { SR3_VERSION } from "../kernels/version.ts";
+import { removeLiveTemporariesSync } from "../data/files.ts";
 import { EXIT } from "./common.ts";
 import { infoCommand } from "./info.ts";
 import { exportCommand } from "./export.ts";
@@ -57,7 +58,48 @@ export function argumentsToParse(program: Command, args: readonly string[]): str
   return first && !first.startsWith("-") && first !== "help" && !known ? [first] : [...args];
 }
 
+/** Exit codes after a signal (128 + its number, as shells report them). */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * Ctrl-C or SIGTERM during a command that writes through temporaries (upscale, export, degrade, …)
+ * removes them before exiting. `sr3 train` handles its own signals (it finishes the step and checkpoints).
+ */
+export function removeTemporariesOnSignals(command: string | undefined): void {
+  if (command === "train" || Deno.build.os === "windows") return;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      removeLiveTemporariesSync();
+      Deno.exit(SIGNAL_EXIT[signal]);
+    });
+  }
+}
+
+/**
+ * Mesa's Vulkan and EGL drivers print "error: XDG_RUNTIME_DIR is invalid or not set" on every start when
+ * the variable is missing (headless machines, containers): give the process a private runtime folder
+ * (mode 0700, as the XDG spec asks) before the adapter is requested, so success prints no "error" line.
+ */
+export function ensureRuntimeDir(): void {
+  if (Deno.build.os === "windows") return;
+  const current = Deno.env.get("XDG_RUNTIME_DIR");
+  try {
+    if (current && Deno.statSync(current).isDirectory) return;
+  } catch {
+    // set but missing: replace it
+  }
+  const dir = `/tmp/sr3-runtime-${Deno.uid() ?? "user"}`;
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) return;
+  }
+  Deno.env.set("XDG_RUNTIME_DIR", dir);
+}
+
 if (import.meta.main) {
+  removeTemporariesOnSignals(Deno.args[0]);
+  ensureRuntimeDir();
   try {
     const program = buildProgram();
     await program.parseAsync(argumentsToParse(program, Deno.args), { from: "user" });

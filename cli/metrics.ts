@@ -32,7 +32,10 @@ export const metricsCommand = new Command("metrics")
     "--lr <path>",
     "low-resolution input: also score its bicubic upsampling as a baseline (factor from the sizes if no --factor)",
   )
-  .option("--json", "print {psnr, ssim, sam, ergas, highFrequencyRatio, ..., bicubic} as JSON")
+  .option(
+    "--json",
+    'print {psnr, ssim, sam, ergas, highFrequencyRatio, ..., bicubic} as JSON; identical images have "psnr": "inf"',
+  )
   .addHelpText(
     "after",
     "\nExamples:\n" +

@@ -7,7 +7,7 @@ import { Option } from "../deps.ts";
 import { INFERENCE_PRESETS, type InferencePreset } from "../diffusion/inference.ts";
 import type { SamplingSettings } from "../diffusion/pipeline.ts";
 import { SAMPLER_NAMES, type SamplerName, SAMPLERS } from "../diffusion/samplers/mod.ts";
-import { parseNonNegativeInt, parseNumber, parsePositiveInt } from "./common.ts";
+import { parseNonNegativeInt, parseNumberIn, parsePositiveInt } from "./common.ts";
 
 /** `--preset`: fidelity or perceptual (default: the model's). */
 export function presetOption() {
@@ -40,7 +40,7 @@ export function startOption() {
   return new Option(
     "--start-noise-level <gamma>",
     "start from the mean (residual models) or bicubic image noised to signal level γ = √ᾱ in (0, 1); higher = less noise",
-  ).argParser(parseNumber);
+  ).argParser(parseNumberIn({ min: 0, max: 1, minExclusive: true, maxExclusive: true }));
 }
 
 /** `--samples`. */

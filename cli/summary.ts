@@ -5,7 +5,7 @@
  */
 import { Command } from "../deps.ts";
 import { parseJsonc } from "../deps.ts";
-import { DataError, describeError } from "../data/errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import { pathExists } from "../data/files.ts";
 import { referenceConfig } from "../diffusion/import_torch.ts";
 import { readModelDefinition } from "../diffusion/model_dir.ts";

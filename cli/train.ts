@@ -5,8 +5,9 @@
  */
 import { Command, Option } from "../deps.ts";
 import { pathExists } from "../data/files.ts";
-import { DataError } from "../data/errors.ts";
-import { readModelDefinition } from "../diffusion/model_dir.ts";
+import { DataError } from "../base/errors.ts";
+import { DirectoryLock } from "../data/lock.ts";
+import { prepareNewRunDirectory, readModelDefinition } from "../diffusion/model_dir.ts";
 import { SCHEDULE_NAMES } from "../diffusion/schedule.ts";
 import { SAMPLER_NAMES } from "../diffusion/samplers/mod.ts";
 import { type FormulationKind, FORMULATIONS, PREDICTION_TARGETS } from "../diffusion/formulation.ts";
@@ -16,7 +17,7 @@ import {
   parseBands,
   parseIntList,
   parseNonNegativeInt,
-  parseNumber,
+  parseNumberIn,
   parsePositiveInt,
   runCommand,
 } from "./common.ts";
@@ -62,14 +63,28 @@ export const trainCommand = new Command("train")
   .argument("<data-dir>", "chips: images/ (and labels/) as written by sr3 export")
   .requiredOption("--out <model-dir>", "(required) model directory (checkpoints, model.json, logs)")
   .option("--resume", "continue the run in --out from its last checkpoint")
+  .option("--overwrite", "start a new run in an --out that holds another run (its checkpoints are removed)")
   .option("--epochs <n>", "epochs to train (default 1 unless --steps)", parsePositiveInt)
   .option("--steps <n>", "optimizer steps to train (overrides --epochs)", parsePositiveInt)
-  .option("--max-minutes <m>", "stop with a checkpoint after this many minutes", parseNumber)
-  .option("--lr <rate>", "Adam learning rate", parseNumber, 1e-4)
+  .option(
+    "--max-minutes <m>",
+    "stop with a checkpoint after this many minutes",
+    parseNumberIn({ min: 0, minExclusive: true }),
+  )
+  .option("--lr <rate>", "Adam learning rate", parseNumberIn({ min: 0, minExclusive: true }), 1e-4)
   .option("--batch-size <n>", "chips per step", parsePositiveInt, 4)
-  .option("--chip-size <n>", "training chip size (default: dataset.json's)", parsePositiveInt)
+  .option(
+    "--chip-size <n>",
+    "training chip size (default: dataset.json's)",
+    parseNumberIn({ min: 8, integer: true }),
+  )
   .option("--downsample-factor <n>", "HR/LR factor when there is no labels/ folder", parsePositiveInt)
-  .option("--val-split-pct <pct>", "percentage of chips held out for validation", parseNumber, 10)
+  .option(
+    "--val-split-pct <pct>",
+    "percentage of chips held out for validation",
+    parseNumberIn({ min: 0, max: 100, maxExclusive: true }),
+    10,
+  )
   .option("--bands <list>", "1-based bands to train on (default: all)", parseBands)
   .addOption(
     new Option("--preset <name>", "start from a preset's knobs").choices(PRESET_NAMES).default("tiny"),
@@ -85,11 +100,25 @@ export const trainCommand = new Command("train")
   .option("--channel-mults <list>", "channel multiplier per level, e.g. 1,2,4,4,8,8", parseIntList)
   .option("--attn-res <list>", "feature-map sizes that get self-attention, e.g. 16", parseIntList)
   .option("--res-blocks <n>", "residual blocks per level", parsePositiveInt)
-  .option("--dropout <p>", "dropout in each residual block", parseNumber)
+  .option(
+    "--dropout <p>",
+    "dropout in each residual block",
+    parseNumberIn({ min: 0, max: 1, maxExclusive: true }),
+  )
   .addOption(new Option("--schedule <name>", "noise schedule").choices(SCHEDULE_NAMES).default("linear"))
   .option("--n-timestep <n>", "training noise levels T", parsePositiveInt, 2000)
-  .option("--linear-start <beta>", "first β of linear-family schedules", parseNumber, 1e-6)
-  .option("--linear-end <beta>", "last β of linear-family schedules", parseNumber, 1e-2)
+  .option(
+    "--linear-start <beta>",
+    "first β of linear-family schedules",
+    parseNumberIn({ min: 0, max: 1, minExclusive: true, maxExclusive: true }),
+    1e-6,
+  )
+  .option(
+    "--linear-end <beta>",
+    "last β of linear-family schedules",
+    parseNumberIn({ min: 0, max: 1, minExclusive: true }),
+    1e-2,
+  )
   .addOption(
     new Option("--formulation <kind>", Object.entries(FORMULATIONS).map(([k, v]) => `${k}: ${v}`).join("; "))
       .choices(Object.keys(FORMULATIONS) as FormulationKind[])
@@ -102,17 +131,27 @@ export const trainCommand = new Command("train")
   .option(
     "--min-snr-gamma <g>",
     "Min-SNR-γ loss weighting (default: none for sr3, 5 for residual)",
-    parseNumber,
+    parseNumberIn({ min: 0, minExclusive: true }),
   )
   .option("--init-from <model-dir>", "start the UNet from another model's weights (same knobs; fine-tuning)")
   .option("--mean-steps <n>", "residual: mean-predictor steps before the UNet trains", parsePositiveInt, 2000)
-  .option("--mean-lr <rate>", "residual: the mean predictor's Adam learning rate", parseNumber, 1e-3)
+  .option(
+    "--mean-lr <rate>",
+    "residual: the mean predictor's Adam learning rate",
+    parseNumberIn({ min: 0, minExclusive: true }),
+    1e-3,
+  )
   .option("--mean-features <n>", "residual: mean-predictor feature channels", parsePositiveInt, 32)
   .option("--mean-blocks <n>", "residual: mean-predictor residual blocks", parseNonNegativeInt, 4)
   .addOption(new Option("--loss <kind>", "loss on the prediction").choices(["l1", "l2"]).default("l1"))
-  .option("--ema <decay>", "EMA decay of the weights", parseNumber, 0.999)
+  .option("--ema <decay>", "EMA decay of the weights", parseNumberIn({ min: 0, max: 1 }), 0.999)
   .option("--no-ema", "keep no EMA of the weights")
-  .option("--grad-clip <norm>", "clip the global gradient norm", parseNumber, 1)
+  .option(
+    "--grad-clip <norm>",
+    "clip the global gradient norm",
+    parseNumberIn({ min: 0, minExclusive: true }),
+    1,
+  )
   .option("--seed <n>", "seed of initialisation, noise, data order", parseNonNegativeInt, 0)
   .option("--tensorboard <logdir>", "write TensorBoard event files here")
   .option("--log-every <n>", "read the loss and log every n steps", parsePositiveInt, 10)
@@ -142,6 +181,8 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
   )
   .action((dataDir, options, command) =>
     runCommand("train", async () => {
+      // Held for the whole command (fit() shares it): a second run into --out is refused at once.
+      const lock = await DirectoryLock.acquire(options.out, "sr3 train");
       const hasModel = await pathExists(`${options.out}/model.json`);
       let sr: SuperResolution;
       if (options.resume) {
@@ -169,11 +210,7 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
         sr = await SuperResolution.fromModel(options.out, data, { resume: true });
         console.error(`resuming ${options.out} at step ${definition.training?.step ?? 0}`);
       } else {
-        if (hasModel) {
-          throw new DataError(
-            `${options.out}: a model exists here; pass --resume to continue it or choose another --out`,
-          );
-        }
+        await prepareNewRunDirectory(options.out, options.overwrite);
         const data = await prepareData(dataDir, {
           chipSize: options.chipSize,
           downsampleFactor: options.downsampleFactor,
@@ -250,6 +287,7 @@ Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits 130
           (result.loss !== null ? `, smoothed loss ${result.loss.toFixed(4)}` : ""),
       );
       sr.dispose();
+      lock.release();
       if (result.stopped === "SIGINT" || result.stopped === "SIGTERM") Deno.exit(SIGNAL_EXIT[result.stopped]);
       if (result.stopped === "non-finite") Deno.exit(1);
     })

@@ -8,11 +8,11 @@ import { ProgressLine } from "../report/progress.ts";
 import { loadModel } from "../diffusion/super_resolution.ts";
 import { parseShard } from "../data/shard.ts";
 import { planScenes } from "../data/scenes.ts";
-import { DataError } from "../data/errors.ts";
+import { DataError } from "../base/errors.ts";
 import {
   parseBands,
   parseNonNegativeInt,
-  parseNumber,
+  parseNumberIn,
   parsePositiveInt,
   printJson,
   runCommand,
@@ -45,7 +45,7 @@ export const upscaleCommand = new Command("upscale")
     "--uncertainty <std.tif>",
     "also write the per-pixel standard deviation over the samples (--samples ≥ 2)",
   )
-  .option("--eta <eta>", "DDIM stochasticity (0 = deterministic)", parseNumber)
+  .option("--eta <eta>", "DDIM stochasticity (0 = deterministic)", parseNumberIn({ min: 0, max: 1 }))
   .option(
     "--tile-size <px>",
     "tile side in low-resolution pixels (default: the preset's, else chosen for the raster: 1–4 training chips)",
@@ -114,6 +114,7 @@ then takes every N-th scene from K. One input under --shard writes rows K of N t
           overwrite: options.overwrite,
           shard: scene.shard,
           cog: options.cog,
+          onWarning: (message) => console.error(`warning: ${message}`),
           onTiles: (done, total) => {
             if (options.json) return;
             bar.line ??= new ProgressLine({ label: "upscale", unit: "tile", total });

@@ -4,7 +4,7 @@
  * (a uint8 chip costs one byte per sample).
  * @module
  */
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import type { DatasetManifest } from "./export.ts";
 import { pathExists } from "./files.ts";
 import { readRaster } from "./raster.ts";

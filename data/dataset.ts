@@ -9,7 +9,7 @@
  */
 import { cropSquare, symmetry, transformSquare } from "./augment.ts";
 import { type ChipFolder, loadChipFolder } from "./chips.ts";
-import { DataError } from "./errors.ts";
+import { DataError } from "../base/errors.ts";
 import { chooseNormalization, type Normalization, normalize } from "./normalize.ts";
 import { mixSeed, permutation, randomInt, type RandomSource } from "./random.ts";
 import { enlargeMask, resizeBicubicMasked } from "./resample.ts";
@@ -125,6 +125,12 @@ export class ChipDataset {
   /** The folder the chips came from. */
   get root(): string {
     return this.folder.root;
+  }
+
+  /** Ground size of a high-resolution pixel, |x| in CRS units (dataset.json's), or null when unknown. */
+  get pixelSize(): number | null {
+    const size = this.folder.manifest?.pixelSize?.[0];
+    return size === undefined ? null : Math.abs(size);
   }
 
   /** Whether low-resolution chips come from labels/ (true) or from bicubic downsampling (false). */

@@ -5,7 +5,7 @@
  * the same footprint) and a `dataset.json` describing them.
  * @module
  */
-import { DataError } from "./errors.ts";
+import { DataError } from "../base/errors.ts";
 import { crsLabel, sameCrs, windowGeo } from "./geo.ts";
 import { checkBands } from "./geotiff_source.ts";
 import { writeGeoTiff } from "./geotiff_writer.ts";
@@ -192,6 +192,21 @@ function validateOptions(options: ExportTilesOptions): { stride: number; maxNoda
   return { stride, maxNodata };
 }
 
+/** Entries sr3 export writes into its folder (and nothing else). */
+const EXPORT_ENTRIES = new Set(["images", "labels", "dataset.json"]);
+
+/** Whether `dir` is an sr3 export: its dataset.json has sr3's format tag and it holds nothing else. */
+async function isExportFolder(dir: string): Promise<boolean> {
+  try {
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/dataset.json`));
+    if (manifest?.format !== "sr3-export-tiles") return false;
+    for await (const entry of Deno.readDir(dir)) if (!EXPORT_ENTRIES.has(entry.name)) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Cuts training chips. HR chips go to `images/NNNNNNNNN.tif` (georeferenced, the source's data type and
  * nodata); with `lrPath`, the LR chips of the same footprint go to `labels/` under the same name. The
@@ -206,7 +221,7 @@ function validateOptions(options: ExportTilesOptions): { stride: number; maxNoda
 export async function exportTiles(options: ExportTilesOptions): Promise<ExportSummary> {
   const { hrPath, lrPath, outDir, chipSize } = options;
   const { stride, maxNodata } = validateOptions(options);
-  await assertOutputFree(outDir, options.overwrite);
+  await assertOutputFree(outDir, options.overwrite, isExportFolder);
   const hr = await openRaster(hrPath);
   const lr = lrPath
     ? await openRaster(lrPath).catch(async (error) => {

@@ -4,7 +4,7 @@
  * never leaves a half-written file or folder under the requested name.
  * @module
  */
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError, fileSystemError } from "../base/errors.ts";
 
 /** Options for creating an output file or folder. */
 export interface OutputOptions {
@@ -24,13 +24,50 @@ export async function pathExists(path: string): Promise<boolean> {
 }
 
 /**
- * Fails when `path` exists and `overwrite` is not set.
+ * Fails when `path` exists and `overwrite` is not set, and when `overwrite` would replace something of
+ * another kind: a file output never replaces a folder, and a folder output replaces only a folder that
+ * `isOwnFolder` recognises as one sr3 wrote (so nothing a user made is deleted).
  * @throws {DataError} naming the path
  */
-export async function assertOutputFree(path: string, overwrite = false): Promise<void> {
-  if (!overwrite && await pathExists(path)) {
-    throw new DataError(`${path}: output already exists; refusing to replace it without overwrite`);
+export async function assertOutputFree(
+  path: string,
+  overwrite = false,
+  isOwnFolder?: (path: string) => Promise<boolean>,
+): Promise<void> {
+  const existing = await Deno.lstat(path).catch((error) => {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) return null;
+    throw fileSystemError(path, "check the output", error);
+  });
+  if (!existing) return;
+  if (!overwrite) {
+    throw new DataError(`${path}: output already exists; refusing to replace it without --overwrite`);
   }
+  if (!isOwnFolder && existing.isDirectory) {
+    throw new DataError(`${path}: is a folder; --overwrite replaces a file, never a folder`);
+  }
+  if (isOwnFolder && !(existing.isDirectory && await isOwnFolder(path))) {
+    throw new DataError(
+      `${path}: --overwrite replaces only a folder sr3 wrote, and this ${
+        existing.isDirectory ? "folder is not one" : "is not a folder"
+      }; choose another output`,
+    );
+  }
+}
+
+/**
+ * Checks, before any long work, that a file can be written at `path`: it is free (or `overwrite`, and a
+ * file), and its folder exists and takes a new file (probed with an empty temporary file).
+ * @throws {DataError} naming the path and the problem (missing folder, read-only, permission, full disk)
+ */
+export async function assertWritableOutput(path: string, overwrite = false): Promise<void> {
+  await assertOutputFree(path, overwrite);
+  const probe = temporarySibling(path, "probe");
+  try {
+    await Deno.writeFile(probe, new Uint8Array(0), { createNew: true });
+  } catch (error) {
+    throw fileSystemError(path, `write the output there (${splitPath(path).dir})`, error);
+  }
+  await removeQuietly(probe);
 }
 
 function splitPath(path: string): { dir: string; base: string } {
@@ -47,8 +84,69 @@ function splitPath(path: string): { dir: string; base: string } {
  */
 export function temporarySibling(path: string, purpose = "partial"): string {
   const { dir, base } = splitPath(path);
+  removeStalePartials(dir);
   const nonce = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
-  return `${dir}/.${base}.${purpose}-${Deno.pid}-${nonce}.tmp`;
+  const temporary = `${dir}/.${base}.${purpose}-${Deno.pid}-${nonce}.tmp`;
+  live.add(temporary);
+  return temporary;
+}
+
+/** Temporaries this process has made and not yet moved into place or removed. */
+const live = new Set<string>();
+
+/** `.<name>.<purpose>-<pid>-<nonce>.tmp`: the names {@link temporarySibling} gives. */
+const TEMPORARY_NAME = /^\..+\.(?:partial|replaced|probe)-(\d+)-[0-9a-z]+\.tmp$/;
+
+/** Whether process `pid` is alive; unknown (true) where /proc is missing, so nothing is removed there. */
+function processAlive(pid: number): boolean {
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    return true;
+  }
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes the temporaries that processes which no longer run (killed mid-write, e.g. by `kill -9`) left
+ * in `dir`. Only names sr3 gives; a live process's are kept.
+ */
+export function removeStalePartials(dir: string): void {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return; // a folder that does not exist (yet) holds no leftovers
+  }
+  for (const entry of entries) {
+    const pid = Number(TEMPORARY_NAME.exec(entry.name)?.[1]);
+    if (!pid || pid === Deno.pid || processAlive(pid)) continue;
+    try {
+      Deno.removeSync(`${dir}/${entry.name}`, { recursive: true });
+    } catch {
+      // Another process cleaning up at the same time: whoever gets there first removes it.
+    }
+  }
+}
+
+/**
+ * Removes every temporary this process has not finished (for a signal handler, before exiting), so an
+ * interrupted write leaves nothing behind.
+ */
+export function removeLiveTemporariesSync(): void {
+  for (const path of live) {
+    try {
+      Deno.removeSync(path, { recursive: true });
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
 }
 
 /**
@@ -62,14 +160,18 @@ export async function moveIntoPlace(temporary: string, path: string): Promise<vo
       if (error instanceof Deno.errors.NotFound) return null;
       throw error;
     });
+    if (existing?.isDirectory && !(await Deno.lstat(temporary)).isDirectory) {
+      throw new Error("a folder is in the way of the file; it is left as it was");
+    }
     if (existing?.isDirectory) {
       const aside = temporarySibling(path, "replaced");
       await Deno.rename(path, aside);
       await Deno.rename(temporary, path);
-      await Deno.remove(aside, { recursive: true });
+      await removeQuietly(aside);
     } else {
       await Deno.rename(temporary, path);
     }
+    live.delete(temporary);
   } catch (error) {
     throw new DataError(`${path}: cannot move the finished output into place (${describeError(error)})`, {
       cause: error,
@@ -82,6 +184,7 @@ export async function removeQuietly(path: string): Promise<void> {
   await Deno.remove(path, { recursive: true }).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
+  live.delete(path);
 }
 
 /** Makes sure the folder that will hold `path` exists. */

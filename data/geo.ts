@@ -6,7 +6,7 @@
  * of the upper-left pixel, and pixelSizeY is negative for north-up rasters.
  * @module
  */
-import { DataError } from "./errors.ts";
+import { DataError } from "../base/errors.ts";
 import type { GeoKeys, GeoReference } from "./types.ts";
 
 /** GeoTIFF key ids used here (GeoTIFF 1.1, OGC 19-008r4, section 7). */

@@ -2,8 +2,9 @@
  * GeoTIFF reading through npm:geotiff: the header, georeferencing and nodata at open, pixels per window.
  * @module
  */
+import { checkTiffStructure } from "./tiff_check.ts";
 import { fromFile, type GeoTIFF, type GeoTIFFImage, type TypedArray } from "../deps.ts";
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import { geoReferenceFromTags } from "./geo.ts";
 import {
   DATA_TYPES,
@@ -86,6 +87,12 @@ class GeoTiffSource implements RasterSource {
   ): Promise<Float32Array> {
     const bands = checkBands(this.path, this.bandCount, options.bands);
     const fill = this.nodata ?? 0;
+    // The float32 window plus the decoder's copy in the native type (at most 8 bytes a sample).
+    assertMemoryFor(
+      this.path,
+      `a ${width}×${height}×${bands.length} window`,
+      bands.length * width * height * 12,
+    );
     const out = new Float32Array(bands.length * width * height).fill(fill);
     const x0 = Math.max(0, x);
     const y0 = Math.max(0, y);
@@ -120,6 +127,39 @@ class GeoTiffSource implements RasterSource {
   }
 }
 
+/** BitsPerSample and SampleFormat (TIFF tags 258 and 339). */
+const PER_SAMPLE_TAGS = [258, 339];
+
+/**
+ * Some writers give BitsPerSample or SampleFormat once for all samples; libtiff and GDAL read that as
+ * the same value for every band, and so does sr3 (npm:geotiff would size pixels by the one value).
+ */
+function expandPerSampleTags(image: GeoTIFFImage, bandCount: number): void {
+  const fields = (image.getFileDirectory() as unknown as { actualizedFields?: Map<number, unknown> })
+    .actualizedFields;
+  for (const tag of PER_SAMPLE_TAGS) {
+    const value = fields?.get(tag) as ArrayLike<number> | undefined;
+    if (value?.length === 1 && bandCount > 1) fields!.set(tag, new Array(bandCount).fill(value[0]));
+  }
+}
+
+/**
+ * Refuses, before allocating, a read that needs more than half the memory the system has available
+ * (an allocation failure or the OOM killer would end the process without a word).
+ * @throws {DataError} naming the file, what was to be read, and the memory needed and available
+ */
+export function assertMemoryFor(path: string, what: string, bytes: number): void {
+  const available = Deno.systemMemoryInfo().available;
+  if (bytes > available / 2) {
+    const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+    throw new DataError(
+      `${path}: reading ${what} needs ${gib(bytes)} of memory, more than half of the ${
+        gib(available)
+      } available; read it in smaller windows`,
+    );
+  }
+}
+
 /**
  * Validates a band selection (0-based indices) against a raster's band count.
  * @returns the selection, or all bands when none was given
@@ -130,10 +170,11 @@ export function checkBands(path: string, bandCount: number, bands?: readonly num
   if (bands.length === 0) throw new DataError(`${path}: the band selection is empty`);
   for (const band of bands) {
     if (!Number.isInteger(band) || band < 0 || band >= bandCount) {
+      // Named as GDAL, ArcGIS and `--bands` count (from 1), with the API's 0-based index beside it.
       throw new DataError(
-        `${path}: band index ${band} does not exist (0-based indices; the file has ${bandCount} band${
+        `${path}: band ${band + 1} (index ${band}) does not exist; the file has ${bandCount} band${
           bandCount === 1 ? "" : "s"
-        })`,
+        }, numbered 1 to ${bandCount}`,
       );
     }
   }
@@ -167,6 +208,7 @@ async function checkDataExtent(path: string, image: GeoTIFFImage, fileSize: numb
  * @throws {DataError} for unreadable, truncated or damaged files and unsupported data types
  */
 export async function openGeoTiff(path: string, fileSize: number): Promise<RasterSource> {
+  await checkTiffStructure(path, fileSize);
   let tiff: GeoTIFF;
   try {
     tiff = await fromFile(path);
@@ -185,9 +227,10 @@ export async function openGeoTiff(path: string, fileSize: number): Promise<Raste
     const width = image.getWidth();
     const height = image.getHeight();
     const bandCount = image.getSamplesPerPixel();
-    if (!(width > 0 && height > 0 && bandCount > 0)) {
+    if (![width, height, bandCount].every((n) => Number.isSafeInteger(n) && n > 0)) {
       throw new DataError(`${path}: truncated or damaged TIFF (image size ${width}×${height}×${bandCount})`);
     }
+    expandPerSampleTags(image, bandCount);
     const formats = new Set<string>();
     for (let sample = 0; sample < bandCount; sample++) {
       formats.add(`${image.getSampleFormat(sample)}:${image.getBitsPerSample(sample)}`);

@@ -7,7 +7,7 @@
  * @module
  */
 import { zlibSync } from "../deps.ts";
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import {
   assertOutputFree,
   ensureParentDir,

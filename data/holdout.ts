@@ -12,7 +12,7 @@ import { writeGeoTiff } from "./geotiff_writer.ts";
 import { openRaster } from "./raster.ts";
 import { resizeBicubicMasked } from "./resample.ts";
 import { validMask } from "./stats.ts";
-import { DataError } from "./errors.ts";
+import { DataError } from "../base/errors.ts";
 
 /** A window of a raster, in its pixels. */
 export interface HoldoutWindow {

@@ -4,7 +4,7 @@
  * @module
  */
 import { convertIndexedToRgb, decodePng, jpeg } from "../deps.ts";
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import { checkBands } from "./geotiff_source.ts";
 import type { DataType, RasterFormat, RasterSource, ReadWindowOptions } from "./types.ts";
 

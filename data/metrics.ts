@@ -12,7 +12,8 @@
  * energy ratio (detail above the low-resolution Nyquist frequency, output / reference).
  * @module
  */
-import { DataError } from "./errors.ts";
+import { validMask } from "./stats.ts";
+import { DataError } from "../base/errors.ts";
 import { readRaster } from "./raster.ts";
 import { resizeBicubic, resizeBicubicUint8 } from "./resample.ts";
 import { toDataTypeValue } from "./types.ts";
@@ -245,7 +246,7 @@ function bandRanges(data: Float32Array, bands: number, pixels: number): { min: n
     let max = -Infinity;
     for (let i = band * pixels; i < (band + 1) * pixels; i++) {
       const v = data[i]!;
-      if (Number.isNaN(v)) continue;
+      if (!Number.isFinite(v)) continue;
       min = Math.min(min, v);
       max = Math.max(max, v);
     }
@@ -317,6 +318,11 @@ export async function rasterMetrics(
     );
   }
   const pixels = width * height;
+  for (const [path, raster] of [[pathA, a], [pathB, b]] as const) {
+    if (!validMask(raster.data, pixels, raster.info.nodata).includes(1)) {
+      throw new DataError(`${path}: every pixel is nodata (or NaN/Inf); there is nothing to compare`);
+    }
+  }
   const bothUint8 = a.info.dataType === "uint8" && b.info.dataType === "uint8";
   const ranges = bothUint8
     ? Array.from({ length: b.bands }, () => ({ min: 0, max: 255 }))

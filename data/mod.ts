@@ -6,7 +6,6 @@
  * Nothing here touches the GPU.
  * @module
  */
-export { DataError } from "./errors.ts";
 export {
   DATA_TYPES,
   type DataType,

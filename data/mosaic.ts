@@ -6,7 +6,7 @@
  * @module
  */
 import { relative, resolve } from "node:path";
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import { assertOutputFree, moveIntoPlace, removeQuietly, temporarySibling } from "./files.ts";
 import { CogWriter } from "./cog.ts";
 import { openRaster } from "./raster.ts";

@@ -2,7 +2,7 @@
  * Opening rasters of any supported format by content (not by file extension), and whole-raster reads.
  * @module
  */
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import { openGeoTiff } from "./geotiff_source.ts";
 import { openJpegBytes, openPngBytes } from "./image_source.ts";
 import type { RasterInfo, RasterSource } from "./types.ts";

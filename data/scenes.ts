@@ -5,7 +5,7 @@
  * @module
  */
 import { basename, dirname, extname, resolve } from "node:path";
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import type { ShardSpec } from "./shard.ts";
 
 /** One scene to upscale. */

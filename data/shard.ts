@@ -11,7 +11,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { DataError, describeError } from "./errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import { moveIntoPlace, removeQuietly, temporarySibling } from "./files.ts";
 import type { RowWindow } from "./tiling.ts";
 import { openRaster } from "./raster.ts";

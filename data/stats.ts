@@ -7,8 +7,9 @@ import { type DataType, dataTypeInfo } from "./types.ts";
 
 /**
  * Per-pixel validity of a band-sequential block: a pixel is nodata when every band equals the nodata
- * value or is NaN (GDAL's per-dataset mask, as rasterio's `dataset_mask()`), so a valid pixel may have a
- * band that happens to equal the nodata value.
+ * value (GDAL's per-dataset mask, as rasterio's `dataset_mask()`), so a valid pixel may have a band that
+ * happens to equal the nodata value; and a pixel with any NaN or ±Inf sample is nodata too (nothing can
+ * be computed from it: statistics, the loss, metrics and upscaling all leave it out).
  * @returns 1 for valid pixels, 0 for nodata, length = pixels
  */
 export function validMask(data: Float32Array, pixels: number, nodata: number | null): Uint8Array {
@@ -16,13 +17,14 @@ export function validMask(data: Float32Array, pixels: number, nodata: number | n
   const mask = new Uint8Array(pixels);
   const nodataIsNaN = nodata !== null && Number.isNaN(nodata);
   for (let i = 0; i < pixels; i++) {
+    let hasData = false;
+    let finite = true;
     for (let b = 0; b < bands; b++) {
       const v = data[b * pixels + i]!;
-      if (!Number.isNaN(v) && (nodata === null || nodataIsNaN || v !== nodata)) {
-        mask[i] = 1;
-        break;
-      }
+      if (!Number.isFinite(v)) finite = false;
+      else if (nodata === null || nodataIsNaN || v !== nodata) hasData = true;
     }
+    mask[i] = hasData && finite ? 1 : 0;
   }
   return mask;
 }
@@ -172,7 +174,7 @@ export class BandStatisticsAccumulator {
       let sum = 0;
       for (let i = 0; i < pixels; i++) {
         const v = data[base + i]!;
-        if (!valid[i] || Number.isNaN(v) || v === this.nodata) continue;
+        if (!valid[i] || !Number.isFinite(v) || v === this.nodata) continue;
         count++;
         if (v < min) min = v;
         if (v > max) max = v;
@@ -184,7 +186,7 @@ export class BandStatisticsAccumulator {
       let blockDeviations = 0;
       for (let i = 0; i < pixels; i++) {
         const v = data[base + i]!;
-        if (valid[i] && !Number.isNaN(v) && v !== this.nodata) {
+        if (valid[i] && Number.isFinite(v) && v !== this.nodata) {
           blockDeviations += (v - blockMean) * (v - blockMean);
         }
       }

@@ -15,7 +15,7 @@
  * weighted sum is divided by the summed weights.
  * @module
  */
-import { DataError } from "./errors.ts";
+import { DataError } from "../base/errors.ts";
 
 /** One tile of a plan, in low-resolution pixels. */
 export interface Tile {

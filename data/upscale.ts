@@ -7,7 +7,7 @@
  * @module
  */
 import type { BatchShape } from "./dataset.ts";
-import { DataError } from "./errors.ts";
+import { DataError } from "../base/errors.ts";
 import { scaleGeo, windowGeo } from "./geo.ts";
 import { checkBands } from "./geotiff_source.ts";
 import { GeoTiffStripWriter } from "./geotiff_writer.ts";
@@ -148,7 +148,7 @@ export async function upscaleRaster(
         `${inputPath}: the model expects ${normalization.low.length} band${
           normalization.low.length === 1 ? "" : "s"
         }, ` +
-          `the raster gives ${bands.length}${options.bands ? " (selected)" : ""}`,
+          `the raster gives ${bands.length}${options.bands ? " (selected)" : ""}; choose them with --bands`,
       );
     }
     const plan = planTiles(inputPath, source.width, source.height, tileSize, padding);

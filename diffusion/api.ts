@@ -75,6 +75,11 @@ export interface SuperResolutionOptions extends Partial<Omit<UNetConfig, "bands"
 export interface FitCallOptions extends RunOptions {
   /** Model directory (default `<data path>/models/sr3`). */
   outDir?: string;
+  /**
+   * A new run into a directory that holds another run's model.json or checkpoints replaces them (only
+   * those) instead of refusing. Default false.
+   */
+  overwrite?: boolean;
 }
 
 /** Options of {@link SuperResolution.predict}. */
@@ -114,6 +119,8 @@ export interface PredictOptions extends SamplingSettings {
   shard?: ShardSpec;
   /** Called with (tiles done, tiles total). */
   onTiles?: (done: number, total: number) => void;
+  /** Called with a one-line warning when the input differs from the training data (type, value range). */
+  onWarning?: (message: string) => void;
 }
 
 /** What {@link SuperResolution.predict} wrote, and how it sampled. */

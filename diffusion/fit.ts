@@ -4,7 +4,8 @@
  * a loss-curve PNG and optional TensorBoard events in the model directory; validation PSNR/SSIM and
  * LR | bicubic | SR3 | HR grids; checkpoints every N steps, at the end, and on Ctrl-C / SIGTERM (the
  * current step finishes, a checkpoint is written, and the caller exits 130 / 143); non-finite losses
- * are skipped on the GPU and stop training after too many in a row, keeping the last good checkpoint.
+ * are skipped on the GPU, never checkpointed, and stop training after too many in a row with model.json
+ * rolled back to the last checkpoint from before the divergence.
  * @module
  */
 import type { ChipDataset } from "../data/dataset.ts";
@@ -129,6 +130,11 @@ export interface FitHost {
   trainer: Trainer;
   /** Writes a checkpoint of everything at the trainer's current step, keeping the newest `keep`. */
   checkpoint(outDir: string, lastLoss: number | null, keep: number): Promise<void>;
+  /**
+   * Drops this stage's checkpoints from `step` on and points model.json at the newest older one;
+   * returns the checkpoint it now names (null: none).
+   */
+  rollBack(outDir: string, step: number): Promise<string | null>;
 }
 
 /** One line of train_log.jsonl. */
@@ -202,6 +208,7 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
   for (const { name, handler } of handlers) Deno.addSignalListener(name, handler);
   let smoothed: number | null = history.length ? smoothLoss(history.map((h) => h.loss), 0.9).at(-1)! : null;
   let lastCheckpointStep = trainer.step;
+  let consecutiveSkipped = 0;
   let rateStart = { time: performance.now(), step: trainer.step };
   const deadline = options.maxSeconds === undefined
     ? Infinity
@@ -219,8 +226,10 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
       trainer.trainStep(batch);
       const step = trainer.step;
       const outOfTime = performance.now() >= deadline;
-      if (step % logEvery === 0 || step === target || signal || outOfTime) {
+      const checkpointDue = signal || outOfTime || step % checkpointEvery === 0 || step === target;
+      if (step % logEvery === 0 || checkpointDue) {
         const report = await trainer.readLosses();
+        consecutiveSkipped = report.consecutiveSkipped;
         const now = performance.now();
         const itPerSecond = (step - rateStart.step) / ((now - rateStart.time) / 1000);
         rateStart = { time: now, step };
@@ -254,9 +263,18 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
               `${report.totalSkipped} in total)`,
           );
           if (report.consecutiveSkipped >= maxNonFinite) {
+            // Skipped steps leave the weights alone: those after update `diverged` gave the first
+            // non-finite loss, so a checkpoint of that step (or later) holds broken weights.
+            const diverged = step - report.consecutiveSkipped;
+            const kept = lastCheckpointStep >= diverged
+              ? await host.rollBack(options.outDir, diverged)
+              : `step ${lastCheckpointStep}`;
             progress?.log(
-              `stopping: ${report.consecutiveSkipped} non-finite losses in a row; the last good checkpoint ` +
-                `(step ${lastCheckpointStep}) is kept. Try a lower --lr or --grad-clip.`,
+              `stopping: ${report.consecutiveSkipped} non-finite losses in a row after step ${diverged}; ` +
+                `model.json names ${
+                  kept ? `the last good checkpoint (${kept})` : "no checkpoint (none was good)"
+                }` +
+                `. Try a lower --lr or --grad-clip.`,
             );
             stopped = "non-finite";
             break;
@@ -266,7 +284,8 @@ export async function fitLoop(host: FitHost, options: FitOptions): Promise<FitRe
       if (validateEvery > 0 && step % validateEvery === 0) {
         await validate(host, options, step, tensorboard, progress);
       }
-      if (signal || outOfTime || step % checkpointEvery === 0 || step === target) {
+      // Never checkpoint weights whose latest loss was non-finite: they are the diverged ones.
+      if (checkpointDue && consecutiveSkipped === 0) {
         await host.checkpoint(options.outDir, smoothed, options.keepCheckpoints ?? 2);
         lastCheckpointStep = step;
         await writeCurve();

@@ -6,9 +6,9 @@
  * @module
  */
 import { type ParseError, parseJsonc, printParseErrorCode } from "../deps.ts";
-import { DataError, describeError } from "../data/errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import { chooseNormalization } from "../data/normalize.ts";
-import { readSafetensors, SafetensorsError } from "../nn/safetensors.ts";
+import { readSafetensors } from "../nn/safetensors.ts";
 import { UNet, type UNetConfig } from "../nn/unet.ts";
 import { newModelDefinition, saveCheckpoint } from "./model_dir.ts";
 import { makeBetaSchedule, SCHEDULE_NAMES, type ScheduleConfig, type ScheduleName } from "./schedule.ts";
@@ -157,13 +157,7 @@ export async function importTorchCheckpoint(
       `${configPath}: "datasets.train.l_resolution"/"r_resolution" do not give the downsample factor; pass it explicitly`,
     );
   }
-  let tensors;
-  try {
-    tensors = (await readSafetensors(weightsPath)).tensors;
-  } catch (error) {
-    if (error instanceof SafetensorsError) throw new DataError(error.message);
-    throw error;
-  }
+  const tensors = (await readSafetensors(weightsPath)).tensors;
   const weights = new Map<string, { data: Float32Array; shape: number[] }>();
   const checked: string[] = [];
   const betas = makeBetaSchedule(

@@ -15,7 +15,7 @@
  * model.json naming a complete checkpoint.
  * @module
  */
-import { DataError, describeError } from "../data/errors.ts";
+import { DataError, describeError, describeFileSystemError, fileSystemError } from "../base/errors.ts";
 import {
   ensureParentDir,
   moveIntoPlace,
@@ -25,12 +25,7 @@ import {
 } from "../data/files.ts";
 import type { Normalization } from "../data/normalize.ts";
 import type { Tensor } from "../nn/tensor.ts";
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  type NamedArray,
-  SafetensorsError,
-} from "../nn/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from "../nn/safetensors.ts";
 import type { Module } from "../nn/module.ts";
 import { MEAN_NET_DEFAULTS, type MeanNetConfig, validateMeanNetConfig } from "../nn/mean_net.ts";
 import { type UNetConfig, validateConfig } from "../nn/unet.ts";
@@ -113,6 +108,8 @@ export interface ModelDefinition {
   normalization: Normalization;
   /** Nodata value of the training imagery, if any. */
   nodata: number | null;
+  /** Ground size of a training high-resolution pixel (CRS units), when the chips recorded it. */
+  pixelSize?: number;
   /** Training progress, null for imported models. */
   training: TrainingProgress | null;
   /** Latest checkpoint folder, relative to the model directory, or null. */
@@ -143,6 +140,8 @@ export interface NewModelDefinition {
   padding?: number;
   /** The formulation asked for (default: plain SR3, ε, no weighting). */
   formulation?: FormulationChoice;
+  /** Ground size of a training high-resolution pixel, when known. */
+  pixelSize?: number | null;
 }
 
 /** What a new model's formulation is made from; unset fields take the formulation's defaults. */
@@ -211,6 +210,7 @@ export function newModelDefinition(source: NewModelDefinition): ModelDefinition 
     downsampleFactor: source.downsampleFactor,
     normalization,
     nodata: null,
+    ...(source.pixelSize ? { pixelSize: source.pixelSize } : {}),
     training: null,
     checkpoint: null,
     ...formulationFields(source.formulation ?? {}, unet.bands, source.downsampleFactor),
@@ -283,10 +283,18 @@ export async function saveCheckpoint(
 ): Promise<string> {
   const name = checkpointName(step, stage);
   const target = `${dir}/${name}`;
+  const broken = nonFiniteTensor(contents);
+  if (broken) {
+    throw new DataError(`${target}: not written: ${broken} holds non-finite values (training diverged)`);
+  }
+  const modelFile = `${name}/${contents.ema ? "ema" : "weights"}.safetensors`;
+  const pointing = { ...definition, ModelFile: modelFile, checkpoint: name };
   await ensureParentDir(target);
   const temporary = temporarySibling(target);
   try {
     await Deno.mkdir(temporary, { recursive: true });
+    // model.json as it will name this checkpoint, so a later roll-back can point at it again.
+    await Deno.writeTextFile(`${temporary}/model.json`, JSON.stringify(pointing, null, 2) + "\n");
     await Deno.writeFile(`${temporary}/weights.safetensors`, encodeSafetensors(contents.weights));
     if (contents.ema) await Deno.writeFile(`${temporary}/ema.safetensors`, encodeSafetensors(contents.ema));
     if (contents.optimizer) {
@@ -296,20 +304,105 @@ export async function saveCheckpoint(
       await Deno.writeTextFile(`${temporary}/state.json`, JSON.stringify(contents.state, null, 2) + "\n");
     }
     await moveIntoPlace(temporary, target);
+    await writeModelDefinition(dir, pointing);
   } catch (error) {
     await removeQuietly(temporary);
-    throw error;
+    // model.json is replaced atomically and only after the new folder is complete: it still names the
+    // previous checkpoint, which nothing here touched.
+    const previous = definition.checkpoint
+      ? `model.json still names the previous checkpoint (${definition.checkpoint}), which is intact`
+      : "no earlier checkpoint exists";
+    throw new DataError(
+      `${target}: cannot write the checkpoint (${describeFileSystemError(error)}); ${previous}`,
+      { cause: error },
+    );
   }
-  const modelFile = `${name}/${contents.ema ? "ema" : "weights"}.safetensors`;
-  await writeModelDefinition(dir, { ...definition, ModelFile: modelFile, checkpoint: name });
-  const all = [...Deno.readDirSync(`${dir}/checkpoints`)]
-    .filter((e) => e.isDirectory && checkpointOrder(e.name) >= 0)
-    .map((e) => e.name)
-    .sort((a, b) => checkpointOrder(a) - checkpointOrder(b));
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) {
+  // Prune only this run's lineage: checkpoints before the new one. A folder with a later step is not
+  // ours (an older run's), and the new one is what model.json now names.
+  const newest = checkpointOrder(name.slice("checkpoints/".length));
+  const lineage = (await listCheckpoints(dir)).filter((c) => checkpointOrder(c) <= newest);
+  for (const old of lineage.slice(0, Math.max(0, lineage.length - keep))) {
     await removeQuietly(`${dir}/checkpoints/${old}`);
   }
   return name;
+}
+
+/** The first weight or EMA tensor with a NaN or ±Inf, as "weights.<name>", or null when all are finite. */
+function nonFiniteTensor(contents: CheckpointContents): string | null {
+  for (const [kind, tensors] of [["weights", contents.weights], ["ema", contents.ema]] as const) {
+    for (const [name, { data }] of tensors ?? []) {
+      if (!data.every(Number.isFinite)) return `${kind}.${name}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Drops the checkpoints of `stage` from `step` on (their weights gave non-finite losses) and points
+ * model.json back at the newest older checkpoint of the lineage, or at none when there is none.
+ * Returns the checkpoint model.json now names.
+ */
+export async function rollBackCheckpoints(
+  dir: string,
+  step: number,
+  stage: TrainingStage = "diffusion",
+): Promise<string | null> {
+  if (!(await pathExists(`${dir}/model.json`))) return null;
+  const from = checkpointOrder(checkpointName(step, stage).slice("checkpoints/".length));
+  const all = await listCheckpoints(dir);
+  const current = await readModelDefinition(dir);
+  const named = current.checkpoint ? checkpointOrder(current.checkpoint.slice("checkpoints/".length)) : -1;
+  const lineage = all.filter((c) => checkpointOrder(c) <= named);
+  const good = lineage.filter((c) => checkpointOrder(c) < from);
+  let fallback: string | null = null;
+  for (const candidate of good.reverse()) {
+    const snapshot = `${dir}/checkpoints/${candidate}/model.json`;
+    if (await pathExists(snapshot)) {
+      await writeAtomic(`${dir}/model.json`, await Deno.readFile(snapshot));
+      fallback = `checkpoints/${candidate}`;
+      break;
+    }
+  }
+  if (!fallback) await writeModelDefinition(dir, { ...current, ModelFile: "", checkpoint: null });
+  for (const bad of lineage.filter((c) => checkpointOrder(c) >= from)) {
+    await removeQuietly(`${dir}/checkpoints/${bad}`);
+  }
+  return fallback;
+}
+
+/** The checkpoint folders in `dir`/checkpoints (sr3's names only), in training order. */
+export async function listCheckpoints(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(`${dir}/checkpoints`)) {
+      if (entry.isDirectory && checkpointOrder(entry.name) >= 0) names.push(entry.name);
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw fileSystemError(`${dir}/checkpoints`, "list the checkpoints", error);
+  }
+  return names.sort((a, b) => checkpointOrder(a) - checkpointOrder(b));
+}
+
+/**
+ * Makes `dir` ready for a new training run: a directory holding another run's model.json or checkpoints
+ * is refused unless `overwrite`, which removes exactly those (sr3's own files), nothing else.
+ * @throws {DataError} naming the directory and what it holds
+ */
+export async function prepareNewRunDirectory(dir: string, overwrite = false): Promise<void> {
+  const checkpoints = await listCheckpoints(dir);
+  const hasModel = await pathExists(`${dir}/model.json`);
+  if (checkpoints.length === 0 && !hasModel) return;
+  if (!overwrite) {
+    const what = checkpoints.length > 0
+      ? `${checkpoints.length} checkpoint(s) of another run (${checkpoints.at(-1)})`
+      : "another model's model.json";
+    throw new DataError(
+      `${dir}: holds ${what}; pass --resume to continue it, --overwrite to replace it, or choose another --out`,
+    );
+  }
+  await removeQuietly(`${dir}/model.json`);
+  for (const name of checkpoints) await removeQuietly(`${dir}/checkpoints/${name}`);
 }
 
 function fail(path: string, problem: string): never {
@@ -373,17 +466,20 @@ async function readTensors(path: string): Promise<Map<string, NamedArray>> {
   try {
     return decodeSafetensors(await Deno.readFile(path), path).tensors;
   } catch (error) {
-    if (error instanceof SafetensorsError) throw new DataError(error.message);
+    if (error instanceof DataError) throw error;
     return fail(path, `cannot read (${describeError(error)})`);
   }
 }
 
 /** Reads the weights inference should use (model.json's ModelFile). */
-export function readInferenceWeights(
+export async function readInferenceWeights(
   dir: string,
   definition: ModelDefinition,
 ): Promise<Map<string, NamedArray>> {
-  return readTensors(`${dir}/${definition.ModelFile}`);
+  if (!definition.ModelFile) {
+    fail(`${dir}/model.json`, "names no weights (no good checkpoint was written); train the model first");
+  }
+  return await readTensors(`${dir}/${definition.ModelFile}`);
 }
 
 /** Reads everything in model.json's current checkpoint (for resuming). */

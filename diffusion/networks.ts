@@ -6,7 +6,7 @@
  * current tensors of the other, so that it is always a complete set of inference weights.
  * @module
  */
-import { DataError } from "../data/errors.ts";
+import { DataError } from "../base/errors.ts";
 import { MeanNet } from "../nn/mean_net.ts";
 import type { HostParameter, Module } from "../nn/module.ts";
 import type { NamedArray } from "../nn/safetensors.ts";

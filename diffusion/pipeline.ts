@@ -12,7 +12,7 @@
  * @module
  */
 import type { BatchShape } from "../data/dataset.ts";
-import { DataError } from "../data/errors.ts";
+import { DataError } from "../base/errors.ts";
 import { noGrad } from "../nn/autodiff.ts";
 import type { EMA } from "../nn/ema.ts";
 import type { MeanNet } from "../nn/mean_net.ts";

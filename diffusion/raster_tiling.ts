@@ -9,7 +9,8 @@
  * @module
  */
 import { openRaster } from "../data/raster.ts";
-import { DataError } from "../data/errors.ts";
+import { DataError, UsageError } from "../base/errors.ts";
+import { getRuntime } from "../nn/tensor.ts";
 import { cheapestTileSize } from "../data/tiling.ts";
 import type { ModelDefinition } from "./model_dir.ts";
 import { tilesPerSamplerRun } from "./pipeline.ts";
@@ -64,9 +65,40 @@ export async function rasterTiling(
       `tile size ${tileSize}: ×${factor} it must be a multiple of ${levels} (the UNet's levels)`,
     );
   }
-  return {
-    tileSize,
-    padding: paddingFor(tileSize),
-    batchSize: request.batchSize ?? tilesPerSamplerRun(tileSize * factor, samples),
-  };
+  const batchSize = request.batchSize ?? tilesPerSamplerRun(tileSize * factor, samples);
+  checkBatchFitsDevice(d, tileSize, batchSize, samples);
+  return { tileSize, padding: paddingFor(tileSize), batchSize };
+}
+
+/**
+ * Refuses, before any work, a batch whose first full-resolution feature map alone (batch × samples ×
+ * innerChannel × side², f32: a lower bound of what a sampler call holds) exceeds the adapter's largest
+ * storage binding, instead of failing later inside a kernel.
+ * @throws {UsageError} naming the batch size, the size needed, the limit and the largest batch that fits
+ */
+export function checkBatchFitsDevice(
+  definition: ModelDefinition,
+  tileSize: number,
+  batchSize: number,
+  samples: number,
+): void {
+  const limit = getRuntime().device.limits.maxStorageBufferBindingSize;
+  const side = tileSize * definition.downsampleFactor;
+  const perTile = samples * definition.unet.innerChannel * side * side * 4;
+  if (batchSize * perTile <= limit) return;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  if (perTile > limit) {
+    throw new UsageError(
+      `one tile of ${tileSize} px with ${samples} samples needs more than ${mib(perTile)} in one buffer, ` +
+        `above this adapter's ${mib(limit)} limit; use a smaller --tile-size or fewer --samples`,
+    );
+  }
+  throw new UsageError(
+    `--batch-size ${batchSize}: one sampler call needs more than ${
+      mib(batchSize * perTile)
+    } in one buffer, ` +
+      `above this adapter's ${mib(limit)} limit; use --batch-size 1 to ${
+        Math.max(1, Math.floor(limit / perTile))
+      }`,
+  );
 }

@@ -11,7 +11,8 @@ import type {
   SuperResolutionData,
   SuperResolutionOptions,
 } from "./api.ts";
-import { DataError } from "../data/errors.ts";
+import { DataError, UsageError } from "../base/errors.ts";
+import { DirectoryLock } from "../data/lock.ts";
 import { upscaleRaster } from "../data/upscale.ts";
 import { upscaleShard } from "../data/shard.ts";
 import type { RowWindow } from "../data/tiling.ts";
@@ -34,11 +35,13 @@ import { defaultInference, definedFields, type InferencePreset, resolveSampling 
 import {
   type ModelDefinition,
   newModelDefinition,
+  prepareNewRunDirectory,
   readCheckpoint,
   readInferenceWeights,
   readModelDefinition,
   writeModelDefinition,
 } from "./model_dir.ts";
+import { inputMismatch } from "./input_check.ts";
 import { Networks } from "./networks.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
 import { rasterTiling } from "./raster_tiling.ts";
@@ -142,6 +145,7 @@ export class SuperResolution {
       normalization: dataset.normalization,
       batchSize: data.batchSize,
       formulation: { kind, target: predictionTarget, minSnrGamma, meanNet },
+      pixelSize: dataset.pixelSize,
     });
     const networks = Networks.create(definition, seed ?? 0);
     if (initFrom) definition.initializedFrom = await networks.initUnetFrom(initFrom);
@@ -189,9 +193,16 @@ export class SuperResolution {
    */
   async fit(epochs?: number, options: FitCallOptions = {}): Promise<FitResult> {
     const data = this.requireData("fit()");
-    this.run ??= new TrainingRun(this);
-    const result = await this.run.fit(data, options.outDir ?? `${data.path}/models/sr3`, epochs, options);
-    return result;
+    const outDir = options.outDir ?? `${data.path}/models/sr3`;
+    // One run per model directory at a time (released on every exit path; the OS frees it on a crash).
+    const lock = await DirectoryLock.acquire(outDir, "sr3 train");
+    try {
+      if (!this.run) await prepareNewRunDirectory(outDir, options.overwrite);
+      this.run ??= new TrainingRun(this);
+      return await this.run.fit(data, outDir, epochs, options);
+    } finally {
+      lock.release();
+    }
   }
 
   /** Saves the model (and, after training, the optimizer, EMA and data order) into `dir`. */
@@ -246,6 +257,13 @@ export class SuperResolution {
   sampling(preset: InferencePreset | undefined, overrides: SamplingSettings): SamplingSettings {
     const { samplingType, samplingSteps, seed, eta, startNoiseLevel, samples, onProgress } = overrides;
     const flags = { samplingType, samplingSteps, seed, eta, startNoiseLevel, samples };
+    const T = this.definition.schedule.nTimestep;
+    // Samplers sub-sample the T training levels: more steps than T cannot be taken (never cap silently).
+    if (samplingSteps !== undefined && samplingSteps > T) {
+      throw new UsageError(
+        `--sampling-steps ${samplingSteps}: this model has ${T} noise levels; use 1 to ${T}`,
+      );
+    }
     return {
       ...resolveSampling(this.definition.inference, this.formulation.kind, preset, flags),
       onProgress,
@@ -276,6 +294,8 @@ export class SuperResolution {
     const d = this.definition;
     const ema = this.run?.trainer?.ema ?? null;
     const settings = this.sampling(options.preset, options);
+    const mismatch = options.onWarning ? await inputMismatch(imagePath, d, options.bands) : null;
+    if (mismatch) options.onWarning!(mismatch);
     if (options.uncertaintyPath && ((settings.samples ?? 1) < 2 || settings.samplingType === "mean")) {
       throw new DataError(
         `${options.uncertaintyPath}: an uncertainty map needs at least 2 diffusion samples per tile ` +

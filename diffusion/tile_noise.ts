@@ -9,7 +9,7 @@ import { noGrad } from "../nn/autodiff.ts";
 import { randomNormal } from "../nn/ops/random.ts";
 import { concat } from "../nn/ops/shape.ts";
 import { type Tensor, tidy } from "../nn/tensor.ts";
-import { ShapeError } from "../kernels/errors.ts";
+import { ShapeError } from "../base/errors.ts";
 import type { NoiseSource } from "./samplers/plan.ts";
 
 /** murmur3's 32-bit finaliser: every input bit affects every output bit. */

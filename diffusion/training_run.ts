@@ -13,6 +13,7 @@ import {
   type CheckpointContents,
   type ModelDefinition,
   readModelDefinition,
+  rollBackCheckpoints,
   saveCheckpoint,
 } from "./model_dir.ts";
 import { type Networks, restoreStageTensors, stageTensors } from "./networks.ts";
@@ -183,6 +184,11 @@ export class TrainingRun {
       trainer,
       checkpoint: (dir: string, lastLoss: number | null, keep: number) =>
         this.checkpoint(dir, data, lastLoss, keep),
+      rollBack: async (dir: string, step: number) => {
+        const kept = await rollBackCheckpoints(dir, step, this.stage);
+        this.model.definition = await readModelDefinition(dir);
+        return kept;
+      },
     };
   }
 

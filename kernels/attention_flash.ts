@@ -3,7 +3,7 @@
  * (`attention_flash.wgsl.ts`), on operands packed as the training path packs them.
  * @module
  */
-import { ShapeError } from "./errors.ts";
+import { ShapeError } from "../base/errors.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { expectShape, type TensorRef } from "./shape_math.ts";

@@ -4,7 +4,7 @@
  * adapter's texture height.
  * @module
  */
-import { formatShape, ShapeError } from "./errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import type { TensorRef } from "./shape_math.ts";

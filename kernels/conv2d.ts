@@ -4,7 +4,7 @@
  * Zero padding, square kernels of any odd or even size, any stride.
  * @module
  */
-import { formatShape, ShapeError } from "./errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import { type GemmFamily, placeGrid, registerTiledGrid, workgroupTiledGrid } from "./gemm.wgsl.ts";
 import { conv2dPlaceSource, conv2dSource } from "./conv2d.wgsl.ts";
 import {

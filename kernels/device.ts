@@ -3,7 +3,7 @@
  * timestamp queries kernel profiling uses, with one sentence on what to install when either is missing.
  * @module
  */
-import { DeviceError } from "./errors.ts";
+import { DeviceError } from "../base/errors.ts";
 
 /** A description of the adapter the runtime runs on. */
 export interface AdapterSummary {

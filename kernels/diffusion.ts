@@ -2,7 +2,7 @@
  * Dispatchers for the fused diffusion kernels (`diffusion.wgsl.ts`).
  * @module
  */
-import { formatShape, ShapeError } from "./errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import { type Runtime, Uniforms } from "./runtime.ts";
 import { expectShape, type TensorRef } from "./shape_math.ts";
 import { noiseLossSource, noisyInputSource, samplerUpdateSource } from "./diffusion.wgsl.ts";

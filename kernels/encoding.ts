@@ -2,7 +2,7 @@
  * Dispatchers for the sinusoidal noise-level encoding (`encoding.wgsl.ts`).
  * @module
  */
-import { formatShape, ShapeError } from "./errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { noiseLevelEncodingGradSource, noiseLevelEncodingSource } from "./encoding.wgsl.ts";

@@ -3,7 +3,7 @@
  * exact backward for x, γ and β, each optionally fused with SiLU.
  * @module
  */
-import { DeviceError, formatShape, ShapeError } from "./errors.ts";
+import { DeviceError, formatShape, ShapeError } from "../base/errors.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { expectShape, type TensorRef } from "./shape_math.ts";

@@ -3,7 +3,7 @@
  * passes and the register-tiled kernel, or the workgroup-tiled kernel on the buffers themselves.
  * @module
  */
-import { formatShape, ShapeError } from "./errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import { type GemmFamily, placeGrid, registerTiledGrid, workgroupTiledGrid } from "./gemm.wgsl.ts";
 import { matmulPlaceSource, matmulSource } from "./matmul.wgsl.ts";
 import {

@@ -3,7 +3,7 @@
  * the other's inverse and adjoint, with the shape arithmetic both they and the ops use.
  * @module
  */
-import { formatShape, ShapeError } from "./errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import { type PixelShuffleDirection, pixelShuffleSource } from "./pixel_shuffle.wgsl.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";

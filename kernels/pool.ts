@@ -5,7 +5,7 @@
  * read them. The texture pool keeps free textures up to a byte budget, dropping the oldest first.
  * @module
  */
-import { DeviceError } from "./errors.ts";
+import { DeviceError } from "../base/errors.ts";
 
 /** Usage of every pooled (and persistent) buffer. */
 export const USAGE_POOLED = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC |

@@ -2,7 +2,7 @@
  * Dispatcher for sums and means over axes (`reduce.wgsl.ts`).
  * @module
  */
-import { formatShape, ShapeError } from "./errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import { Uniforms } from "./runtime.ts";
 import type { Runtime } from "./runtime.ts";
 import { contiguousStrides, expectShape, padTo4, type TensorRef } from "./shape_math.ts";

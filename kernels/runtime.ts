@@ -15,7 +15,7 @@
  *   earlier, not yet submitted dispatch reads.
  * @module
  */
-import { DeviceError } from "./errors.ts";
+import { DeviceError } from "../base/errors.ts";
 import { acquireDevice, type AdapterSummary } from "./device.ts";
 import type { Dispatch, MemoryStats, RuntimeCounters, RuntimeOptions } from "./runtime_types.ts";
 import { BufferPool, MIN_BUFFER_BYTES, TexturePool, USAGE_POOLED } from "./pool.ts";

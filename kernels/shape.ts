@@ -3,7 +3,7 @@
  * split and their gradients) and nearest ×2 up/down resampling.
  * @module
  */
-import { formatShape, ShapeError } from "./errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { copySlabSource, padSlabSource, pool2xSource, upsample2xSource } from "./shape.wgsl.ts";

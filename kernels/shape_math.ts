@@ -3,7 +3,7 @@
  * the flat kernels use.
  * @module
  */
-import { formatShape, ShapeError } from "./errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 
 /** What a kernel needs of a tensor: its buffer and shape (nn's Tensor satisfies this). */
 export interface TensorRef {

@@ -10,7 +10,7 @@
  */
 import { binary } from "../kernels/elementwise.ts";
 import { getRuntime, Tensor, tidy } from "./tensor.ts";
-import { formatShape, ShapeError } from "../kernels/errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 
 /** Gradient rule of one recorded operation. */
 export interface TapeNode {

@@ -4,7 +4,7 @@
  * @module
  */
 import { emaUpdate, swapContents } from "../kernels/adam.ts";
-import { formatShape, ShapeError } from "../kernels/errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import { getRuntime, Tensor } from "./tensor.ts";
 
 /**

@@ -17,7 +17,7 @@ import { Module, ModuleList } from "./module.ts";
 import { seededRandom } from "./init.ts";
 import { add, mulScalar, silu } from "./ops/elementwise.ts";
 import { pixelShuffle } from "./ops/pixel_shuffle.ts";
-import { formatShape, ShapeError } from "../kernels/errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** The mean predictor's knobs (stored in model.json as `meanNet`). */

@@ -4,7 +4,7 @@
  * so checkpoints of the PyTorch SR3 reference map onto sr3 by name.
  * @module
  */
-import { formatShape, ShapeError } from "../kernels/errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import { Tensor } from "./tensor.ts";
 
 /** A named host array for loading parameters (f32, row-major). */

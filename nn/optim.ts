@@ -5,7 +5,7 @@
  */
 import { adamStep } from "../kernels/adam.ts";
 import { finalizeNorm, partialSlots, scaleByDeviceFactor, sumSquares } from "../kernels/grad_norm.ts";
-import { formatShape, ShapeError } from "../kernels/errors.ts";
+import { formatShape, ShapeError } from "../base/errors.ts";
 import { getRuntime, Tensor } from "./tensor.ts";
 import type { EMA } from "./ema.ts";
 

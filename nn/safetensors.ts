@@ -5,6 +5,7 @@
  * written here. Reading converts F16/BF16/F64 to f32 (PyTorch checkpoints come in all of them).
  * @module
  */
+import { DataError } from "../base/errors.ts";
 
 /** A named f32 array with its shape. */
 export interface NamedArray {
@@ -14,8 +15,8 @@ export interface NamedArray {
   shape: number[];
 }
 
-/** Thrown for files that are not valid safetensors. */
-export class SafetensorsError extends Error {
+/** Thrown for files that are not valid safetensors (a {@link DataError}: one line naming the file). */
+export class SafetensorsError extends DataError {
   /** @param message names the file and the problem */
   constructor(message: string) {
     super(message);

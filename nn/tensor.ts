@@ -5,7 +5,7 @@
  * @module
  */
 import { Runtime, type RuntimeOptions } from "../kernels/runtime.ts";
-import { DeviceError, formatShape, ShapeError } from "../kernels/errors.ts";
+import { DeviceError, formatShape, ShapeError } from "../base/errors.ts";
 import { fill } from "../kernels/elementwise.ts";
 import type { TapeNode } from "./autodiff.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { createCanvas, drawImage, drawLine, fillRect, type Rgb, type RgbaCanvas } from "./draw.ts";
-import { DataError } from "../data/errors.ts";
+import { DataError } from "../base/errors.ts";
 import { drawText, GLYPH_HEIGHT, GLYPH_WIDTH, textWidth } from "./font.ts";
 
 /** One logged training loss. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { encodePngBytes } from "../deps.ts";
-import { DataError, describeError } from "../data/errors.ts";
+import { DataError, describeError } from "../base/errors.ts";
 import {
   assertOutputFree,
   ensureParentDir,

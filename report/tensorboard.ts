@@ -10,7 +10,7 @@
  */
 import { BinaryReader, BinaryWriter, WireType } from "../deps.ts";
 import { join } from "node:path";
-import { DataError } from "../data/errors.ts";
+import { DataError } from "../base/errors.ts";
 import { decodeRecords, encodeRecord } from "./tfrecord.ts";
 
 /** The version string TensorBoard expects in the first event of a file. */

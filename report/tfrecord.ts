@@ -9,7 +9,7 @@
  * @module
  */
 import { crc32c } from "../deps.ts";
-import { DataError } from "../data/errors.ts";
+import { DataError } from "../base/errors.ts";
 
 /** A TFRecord file that is truncated or fails a CRC check; the message names file, record and offset. */
 export class RecordError extends DataError {

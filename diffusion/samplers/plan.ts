@@ -8,7 +8,7 @@
  * @module
  */
 import { samplerUpdate, type UpdateCoefficients } from "../../kernels/diffusion.ts";
-import { formatShape, ShapeError } from "../../kernels/errors.ts";
+import { formatShape, ShapeError } from "../../base/errors.ts";
 import { noGrad } from "../../nn/autodiff.ts";
 import { randomNormal } from "../../nn/ops/random.ts";
 import { getRuntime, Tensor, tidy } from "../../nn/tensor.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import * as kernels from "../../kernels/matmul.ts";
-import { formatShape, ShapeError } from "../../kernels/errors.ts";
+import { formatShape, ShapeError } from "../../base/errors.ts";
 import { record } from "../autodiff.ts";
 import { getRuntime, Tensor } from "../tensor.ts";
 import { sumTo } from "./reduce.ts";

@@ -4,7 +4,7 @@
  */
 import * as kernels from "../../kernels/reduce.ts";
 import { broadcastShapes, sameShape } from "../../kernels/shape_math.ts";
-import { formatShape, ShapeError } from "../../kernels/errors.ts";
+import { formatShape, ShapeError } from "../../base/errors.ts";
 import { record } from "../autodiff.ts";
 import { getRuntime, Tensor } from "../tensor.ts";
 import { broadcastTo } from "./broadcast.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import * as kernels from "../../kernels/shape.ts";
-import { formatShape, ShapeError } from "../../kernels/errors.ts";
+import { formatShape, ShapeError } from "../../base/errors.ts";
 import { record } from "../autodiff.ts";
 import { getRuntime, Tensor } from "../tensor.ts";
 

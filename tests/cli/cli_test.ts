@@ -11,33 +11,9 @@ import { readRaster } from "../../data/raster.ts";
 import { scaleGeo } from "../../data/geo.ts";
 import { gdalinfoJson, hasGdal, RASTERS } from "../data/helpers.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";
+import { ownLines, sr3, SR3_ARGS } from "../helpers/cli.ts";
 
-const main = new URL("../../cli/main.ts", import.meta.url).pathname;
-const config = new URL("../../deno.json", import.meta.url).pathname;
 const fixture = new URL("../../testdata/torch/", import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `sr3 <args>` in a child process. */
-async function sr3(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", config, main, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", ...env },
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
-
-/** The lines sr3 itself wrote to stderr (Mesa's EGL probe may add its own). */
-function ownLines(stderr: string): string[] {
-  return stderr.split("\n").filter((line) => line.startsWith("sr3"));
-}
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
@@ -132,7 +108,7 @@ Deno.test("bad inputs get one line naming the file, exit 1, and no output file",
     [
       "band count",
       ["upscale", RASTERS.naip4Band, "--model", model, "--out", out],
-      /expects 3 bands, the raster gives 4/,
+      /expects 3 bands, the raster gives 4; choose them with --bands/,
     ],
     ["smaller than a tile", ["upscale", tiny, "--model", model, "--out", out], /tiny\.tif.*smaller than/],
     ["all nodata", ["upscale", empty, "--model", model, "--out", out], /nodata\.tif.*nodata/],
@@ -278,7 +254,7 @@ Deno.test(
     ];
     // kill -9 once a checkpoint exists: model.json must name a complete checkpoint.
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--config", config, main, ...args, "--steps", "100000"],
+      args: [...SR3_ARGS, ...args, "--steps", "100000"],
       stdout: "null",
       stderr: "null",
     }).spawn();
@@ -297,7 +273,7 @@ Deno.test(
 
     // --resume continues; SIGINT finishes the step, checkpoints and exits 130.
     const resumed = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--config", config, main, ...args, "--resume", "--steps", "100000"],
+      args: [...SR3_ARGS, ...args, "--resume", "--steps", "100000"],
       stdout: "null",
       stderr: "piped",
     }).spawn();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { encodePngBytes } from "../../deps.ts";
 import { cropSquare, symmetry, transformSquare } from "../../data/augment.ts";
 import { type Batch, loadChipDataset } from "../../data/dataset.ts";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { exportTiles } from "../../data/export.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { readRaster } from "../../data/raster.ts";
@@ -252,7 +252,7 @@ Deno.test("bad datasets: missing folder, no images, missing factor, missing labe
     );
     await fails(
       loadChipDataset(RASTERS.sat6Dir, { downsampleFactor: 4, bands: [4] }),
-      /band index 4 does not exist/,
+      /band 5 \(index 4\) does not exist/,
     );
     await Deno.mkdir(`${dir}/pairs/images`, { recursive: true });
     await Deno.mkdir(`${dir}/pairs/labels`);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { type DatasetManifest, exportTiles } from "../../data/export.ts";
 import { scaleGeo, windowGeo } from "../../data/geo.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
@@ -258,23 +258,33 @@ Deno.test("bad input: raster smaller than a chip, all nodata, band out of range,
       exportTiles({ hrPath: RASTERS.osbsLzw, outDir: `${dir}/out`, chipSize: 64, bands: [0, 3] }),
       dir,
       ["empty.tif"],
-      "OSBS_029.tif: band index 3 does not exist",
+      "OSBS_029.tif: band 4 (index 3) does not exist; the file has 3 bands, numbered 1 to 3",
     );
     await Deno.mkdir(`${dir}/taken`);
+    await Deno.writeTextFile(`${dir}/taken/notes.txt`, "a user's file");
     await rejectsCleanly(
       exportTiles({ hrPath: RASTERS.osbsLzw, outDir: `${dir}/taken`, chipSize: 200 }),
       dir,
       ["empty.tif", "taken"],
-      "taken: output already exists",
+      "taken: output already exists; refusing to replace it without --overwrite",
     );
+    // A folder sr3 did not write is never replaced, even with overwrite.
+    await rejectsCleanly(
+      exportTiles({ hrPath: RASTERS.osbsLzw, outDir: `${dir}/taken`, chipSize: 200, overwrite: true }),
+      dir,
+      ["empty.tif", "taken"],
+      "taken: --overwrite replaces only a folder sr3 wrote",
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/taken/notes.txt`), "a user's file");
+    await exportTiles({ hrPath: RASTERS.osbsLzw, outDir: `${dir}/chips`, chipSize: 100 });
     const { manifest } = await exportTiles({
       hrPath: RASTERS.osbsLzw,
-      outDir: `${dir}/taken`,
+      outDir: `${dir}/chips`,
       chipSize: 200,
       overwrite: true,
     });
     assert.equal(manifest.counts.chips, 4);
-    assert.deepEqual(await listDir(dir), ["empty.tif", "taken"]);
+    assert.deepEqual(await listDir(dir), ["chips", "empty.tif", "taken"]);
   }));
 
 Deno.test("export: a region restricts chips to a pixel window; a region outside the raster is refused", async () => {

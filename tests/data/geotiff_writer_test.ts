@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { scaleGeo, windowGeo } from "../../data/geo.ts";
 import { GeoTiffStripWriter, writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { openRaster, readRaster } from "../../data/raster.ts";
@@ -221,6 +221,15 @@ Deno.test("an existing output is refused unless overwrite; failures leave no par
     assert.deepEqual(Array.from((await readRaster(path)).data), [9, 9, 9, 9]);
     await writeGeoTiff(path, new Float32Array(4).fill(3), header, { overwrite: true });
     assert.deepEqual(Array.from((await readRaster(path)).data), [3, 3, 3, 3]);
+    // --overwrite replaces a file, never a folder (and what is in it).
+    await Deno.mkdir(`${dir}/folder.tif`);
+    await Deno.writeTextFile(`${dir}/folder.tif/keep.txt`, "mine");
+    await assert.rejects(
+      writeGeoTiff(`${dir}/folder.tif`, data, header, { overwrite: true }),
+      /folder\.tif: is a folder; --overwrite replaces a file, never a folder/,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/folder.tif/keep.txt`), "mine");
+    await Deno.remove(`${dir}/folder.tif`, { recursive: true });
 
     const unfinished = await GeoTiffStripWriter.open(`${dir}/unfinished.tif`, header);
     await unfinished.writeRows(0, new Float32Array(2));

@@ -11,7 +11,7 @@
  * and f, g converted with round((clip(t, −1, 1) + 1)/2·255).
  */
 import assert from "node:assert/strict";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { imageMetrics, psnrUint8, rasterMetrics, ssimUint8, toUint8Image } from "../../data/metrics.ts";
 import { resizeBicubicUint8 } from "../../data/resample.ts";

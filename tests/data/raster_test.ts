@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { encodePngBytes, jpeg } from "../../deps.ts";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
+import { assertMemoryFor } from "../../data/geotiff_source.ts";
 import { openRaster, readRaster } from "../../data/raster.ts";
+import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { FieldType } from "../../data/tiff_layout.ts";
 import { craftTiff, gdal, hasGdal, RASTERS, withTempDir } from "./helpers.ts";
 
@@ -338,11 +340,43 @@ Deno.test("bad input: unsupported data types, rotated geotransform, band index o
       await rejectsWith(
         source.readWindow(0, 0, 2, 2, { bands: [0, 3] }),
         "OSBS_029.tif",
-        "band index 3",
+        "band 4 (index 3)",
         "3 bands",
       );
     } finally {
       await source.close();
     }
-    await rejectsWith(readRaster(RASTERS.sat6Chip, [-1]), "589.tif", "band index -1");
+    await rejectsWith(readRaster(RASTERS.sat6Chip, [-1]), "589.tif", "band 0 (index -1)");
   }));
+
+Deno.test("one BitsPerSample value for three bands (as GDAL reads it) gives every band that type", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/rgb.tif`;
+  const data = Float32Array.from({ length: 3 * 5 * 4 }, (_, i) => (i * 13) % 256);
+  await writeGeoTiff(path, data, { width: 5, height: 4, bandCount: 3, dataType: "uint8" });
+  const bytes = await Deno.readFile(path);
+  const view = new DataView(bytes.buffer);
+  const ifd = view.getUint32(4, true);
+  for (let i = 0; i < view.getUint16(ifd, true); i++) {
+    const at = ifd + 2 + 12 * i;
+    if (view.getUint16(at, true) !== 258) continue;
+    view.setUint32(at + 4, 1, true); // count 1 …
+    view.setUint32(at + 8, 8, true); // … with the value 8 in the entry itself
+  }
+  await Deno.writeFile(path, bytes);
+  const read = await readRaster(path);
+  assert.equal(read.info.dataType, "uint8");
+  assert.deepEqual(read.data, data);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a window needing more than half the available memory is refused up front with the amount", () => {
+  const available = Deno.systemMemoryInfo().available;
+  assert.throws(
+    () => assertMemoryFor("big.tif", "a 100000×100000×3 window", available),
+    (e: Error) =>
+      e instanceof DataError &&
+      /^big\.tif: reading a 100000×100000×3 window needs [\d.]+ GiB/.test(e.message),
+  );
+  assertMemoryFor("small.tif", "a 10×10×3 window", 1200); // fine
+});

@@ -12,13 +12,22 @@ function percentile(values: number[], p: number): number {
   return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
 }
 
-Deno.test("validMask: a pixel is nodata only when every band is nodata or NaN", () => {
-  // 4 pixels × 2 bands: (0,0) nodata, (0,5) valid, (NaN,0) nodata, (NaN,NaN) nodata.
-  const data = new Float32Array([0, 0, NaN, NaN, 0, 5, 0, NaN]);
-  assert.deepEqual(Array.from(validMask(data, 4, 0)), [0, 1, 0, 0]);
-  assert.deepEqual(Array.from(validMask(data, 4, null)), [1, 1, 1, 0]);
-  assert.deepEqual(Array.from(validMask(data, 4, Number.NaN)), [1, 1, 1, 0]);
+Deno.test("validMask: a pixel is nodata when every band is nodata, or any band is NaN or ±Inf", () => {
+  // 6 pixels × 2 bands: (0,0) nodata, (0,5) valid, (NaN,0), (NaN,NaN), (Inf,3), (4,−Inf) non-finite.
+  const data = new Float32Array([0, 0, NaN, NaN, Infinity, 4, 0, 5, 0, NaN, 3, -Infinity]);
+  assert.deepEqual(Array.from(validMask(data, 6, 0)), [0, 1, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(validMask(data, 6, null)), [1, 1, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(validMask(data, 6, Number.NaN)), [1, 1, 0, 0, 0, 0]);
   assert.equal(nodataFraction(new Uint8Array([1, 0, 0, 1])), 0.5);
+});
+
+Deno.test("NaN and ±Inf samples never reach the statistics (export and model.json get numbers, not null)", () => {
+  const data = new Float32Array([1, 2, NaN, Infinity, -Infinity, 3]);
+  const accumulator = new BandStatisticsAccumulator(1, "float32");
+  accumulator.add(data, new Uint8Array(6).fill(1));
+  const [stats] = accumulator.result()!;
+  assert.deepEqual([stats!.count, stats!.min, stats!.max, stats!.mean], [3, 1, 3, 2]);
+  assert.ok(Object.values(stats!.percentiles).every(Number.isFinite));
 });
 
 Deno.test("statistics merged over blocks equal a plain computation (uint16 exact percentiles, float sample)", () => {

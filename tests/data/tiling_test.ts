@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { cheapestTileSize, type FinishedRows, planTiles, TileBlender } from "../../data/tiling.ts";
 
 Deno.test("planTiles: stride tileSize − 2·padding, last tile shifted inwards, one tile when the raster fits", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { windowGeo } from "../../data/geo.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { chooseNormalization } from "../../data/normalize.ts";
@@ -209,7 +209,7 @@ Deno.test("bad input: band mismatch, smaller than a tile, all nodata, existing o
       /lr\.tif: the model expects 4 bands, the raster gives 3/,
     );
     await fails({ bands: [0, 1] }, /lr\.tif: the model expects 3 bands, the raster gives 2 \(selected\)/);
-    await fails({ bands: [0, 1, 5] }, /lr\.tif: band index 5 does not exist/);
+    await fails({ bands: [0, 1, 5] }, /lr\.tif: band 6 \(index 5\) does not exist/);
     await fails(
       { tileSize: 128, padding: 8 },
       /lr\.tif: raster of 100×90 is smaller than one 128×128 model tile/,

@@ -118,3 +118,36 @@ Deno.test("save → load gives identical predictions; resume continues the run e
     await Deno.remove(dir, { recursive: true });
   });
 });
+
+Deno.test(
+  "a diverging run writes no checkpoint of its broken weights and names none from after the divergence",
+  gpuTest,
+  async () => {
+    await withRuntime(async () => {
+      const dir = await Deno.makeTempDir();
+      const data = await prepareData(await chips(dir), { chipSize: 16, downsampleFactor: 4, batchSize: 2 });
+      const sr = await SuperResolution.create(data, { ...small, seed: 1 });
+      // Update 1 sends every weight to ~1e30: every later loss is non-finite.
+      const result = await sr.fit(undefined, {
+        outDir: `${dir}/model`,
+        steps: 30,
+        lr: 1e30,
+        gradClip: 1e30,
+        logEvery: 1,
+        checkpointEvery: 1,
+        keepCheckpoints: 5,
+        maxNonFinite: 3,
+        validateEvery: 0,
+        progress: false,
+        handleSignals: false,
+      });
+      assert.equal(result.stopped, "non-finite");
+      const definition = await readModelDefinition(`${dir}/model`);
+      assert.equal(definition.checkpoint, null, "step 1's checkpoint held the diverged weights");
+      assert.equal(definition.pixelSize, 0.1, "the chips' pixel size is recorded (NEON 0.1 m)");
+      assert.deepEqual([...Deno.readDirSync(`${dir}/model/checkpoints`)].map((e) => e.name), []);
+      sr.dispose();
+      await Deno.remove(dir, { recursive: true });
+    });
+  },
+);

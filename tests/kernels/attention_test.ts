@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { attentionGeometry, FLASH_MAX_CHANNELS, flashLayout, sampleChunks } from "../../kernels/attention.ts";
 import { flashRowsPerWorkgroup, flashWorkgroupBytes } from "../../kernels/attention_flash.wgsl.ts";
-import { ShapeError } from "../../kernels/errors.ts";
+import { ShapeError } from "../../base/errors.ts";
 
 Deno.test("sample chunks cover every sample once and respect the texture height", () => {
   assert.deepEqual(sampleChunks(5, 1024, 16384), [[0, 5]]);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { bucketBytes, Runtime, Uniforms } from "../../kernels/runtime.ts";
-import { DeviceError } from "../../kernels/errors.ts";
+import { DeviceError } from "../../base/errors.ts";
 import { gpuTest } from "../helpers/gpu.ts";
 
 Deno.test(

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { selfAttention } from "../../nn/ops/attention.ts";
 import { backward, noGrad } from "../../nn/autodiff.ts";
 import { Tensor } from "../../nn/tensor.ts";
-import { ShapeError } from "../../kernels/errors.ts";
+import { ShapeError } from "../../base/errors.ts";
 import { assertClose, checkOp, randomHost } from "../helpers/check.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";
 import { attentionBackwardReference, attentionReference } from "../helpers/reference_layers.ts";

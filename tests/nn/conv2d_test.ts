@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ShapeError } from "../../kernels/errors.ts";
+import { ShapeError } from "../../base/errors.ts";
 import { conv2d } from "../../nn/ops/conv2d.ts";
 import { Tensor } from "../../nn/tensor.ts";
 import { checkOp, randomHost } from "../helpers/check.ts";

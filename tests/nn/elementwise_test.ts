@@ -4,7 +4,7 @@ import { gpuTest, withRuntime } from "../helpers/gpu.ts";
 import { broadcastBinary, map } from "../helpers/reference.ts";
 import assert from "node:assert/strict";
 import { getRuntime, Tensor } from "../../nn/tensor.ts";
-import { ShapeError } from "../../kernels/errors.ts";
+import { ShapeError } from "../../base/errors.ts";
 import { collapseBroadcast, unary } from "../../kernels/elementwise.ts";
 import { type OperandAccess, setOperandAccess } from "../../kernels/staging.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { noiseLevelEncoding } from "../../nn/ops/encoding.ts";
 import { Tensor } from "../../nn/tensor.ts";
-import { ShapeError } from "../../kernels/errors.ts";
+import { ShapeError } from "../../base/errors.ts";
 import { checkOp, randomHost } from "../helpers/check.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";
 import { noiseLevelEncodingReference } from "../helpers/reference_layers.ts";

@@ -3,7 +3,7 @@ import { groupNorm, groupNormSilu } from "../../nn/ops/group_norm.ts";
 import { silu } from "../../nn/ops/elementwise.ts";
 import { Tensor } from "../../nn/tensor.ts";
 import { backward } from "../../nn/autodiff.ts";
-import { ShapeError } from "../../kernels/errors.ts";
+import { ShapeError } from "../../base/errors.ts";
 import { assertClose, checkOp, randomHost } from "../helpers/check.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";
 import { groupNormReference } from "../helpers/reference_layers.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ShapeError } from "../../kernels/errors.ts";
+import { ShapeError } from "../../base/errors.ts";
 import { linear, matmul } from "../../nn/ops/matmul.ts";
 import { Tensor } from "../../nn/tensor.ts";
 import { checkOp, randomHost } from "../helpers/check.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { pixelShuffle, pixelUnshuffle } from "../../nn/ops/pixel_shuffle.ts";
 import { Tensor } from "../../nn/tensor.ts";
 import { backward } from "../../nn/autodiff.ts";
-import { ShapeError } from "../../kernels/errors.ts";
+import { ShapeError } from "../../base/errors.ts";
 import { assertClose, checkOp, type HostTensor, randomHost } from "../helpers/check.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";
 

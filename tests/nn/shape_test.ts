@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { avgPool2x, concat, split, upsampleNearest2x } from "../../nn/ops/shape.ts";
 import { Tensor } from "../../nn/tensor.ts";
-import { ShapeError } from "../../kernels/errors.ts";
+import { ShapeError } from "../../base/errors.ts";
 import { type OperandAccess, setOperandAccess } from "../../kernels/staging.ts";
 import { checkOp, randomHost } from "../helpers/check.ts";
 import { gpuTest, withRuntime } from "../helpers/gpu.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodePng } from "../../deps.ts";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { encodePng, writePng } from "../../report/png.ts";
 import { previewImage, rasterPreview, writeRasterPreview } from "../../report/preview.ts";
 import { RASTERS, withTempDir } from "../data/helpers.ts";

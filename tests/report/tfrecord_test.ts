@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DataError } from "../../data/errors.ts";
+import { DataError } from "../../base/errors.ts";
 import { decodeRecords, encodeRecord, maskedCrc32c, RecordError } from "../../report/tfrecord.ts";
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
