@@ -245,7 +245,9 @@ export async function upscaleRaster(
     for (const [row, y] of plan.rows.entries()) {
       if (!blender.needsRow(row)) continue;
       const strip = await source.readWindow(0, y, source.width, tileSize, { bands });
-      for (const tile of plan.tiles.filter((t) => t.row === row)) {
+      // Tiles are planned row by row: this row's are one slice (a filter per row was quadratic in tiles).
+      const perRow = plan.columns.length;
+      for (const tile of plan.tiles.slice(row * perRow, (row + 1) * perRow)) {
         const lrNative = new Float32Array(bands.length * lrPixels);
         for (let b = 0; b < bands.length; b++) {
           for (let r = 0; r < tileSize; r++) {
