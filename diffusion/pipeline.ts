@@ -113,6 +113,22 @@ export async function sampleRepeated(
   k: number,
   options: SampleOptions,
 ): Promise<Float32Array> {
+  const result = await sampleRepeatedOnDevice(type, denoise, condition, k, options);
+  try {
+    return await result.read();
+  } finally {
+    result.dispose();
+  }
+}
+
+/** {@link sampleRepeated} leaving the samples on the device (the caller disposes them). */
+async function sampleRepeatedOnDevice(
+  type: SamplerName,
+  denoise: Denoiser,
+  condition: Tensor,
+  k: number,
+  options: SampleOptions,
+): Promise<Tensor> {
   const owned: Tensor[] = [];
   try {
     const repeated = k === 1 ? condition : noGrad(() => concat(Array(k).fill(condition), 0));
@@ -120,9 +136,7 @@ export async function sampleRepeated(
     const start = options.startFrom;
     const startRepeated = start && k > 1 ? noGrad(() => concat(Array(k).fill(start), 0)) : start;
     if (startRepeated && startRepeated !== start) owned.push(startRepeated);
-    const result = await sample(type, denoise, repeated, { ...options, startFrom: startRepeated });
-    owned.push(result);
-    return await result.read();
+    return await sample(type, denoise, repeated, { ...options, startFrom: startRepeated });
   } finally {
     for (const t of owned) t.dispose();
   }
@@ -236,24 +250,34 @@ async function resolveChunk(
       const low = keep(Tensor.fromArray(lr, [n, c, lrHeight, lrWidth]));
       mean = keep(noGrad(() => meanNet.forward(low, up)));
     }
-    const meanHost = mean ? await mean.read() : null;
-    if (type === "mean") return { sr: meanHost!, std: null, mean: meanHost };
+    if (type === "mean") {
+      const meanHost = await mean!.read();
+      return { sr: meanHost, std: null, mean: meanHost };
+    }
     const condition = residual ? mean! : up;
-    const samples = await sampleRepeated(type, unetDenoiser(unet, formulation.target), condition, k, {
-      schedule: parts.schedule,
-      steps: settings.samplingSteps,
-      seed: settings.seed ?? 0,
-      // Copy k of item n sits at k·N + n (sampleRepeated).
-      noise: itemSeeds
-        ? itemNoise(Array.from({ length: k * n }, (_, i) => sampleSeed(itemSeeds[i % n]!, Math.floor(i / n))))
-        : undefined,
-      eta: settings.eta,
-      startNoiseLevel: settings.startNoiseLevel,
-      // Residual diffusion starts from r = 0, i.e. from the mean; its x̂0 lives in s·[−2, 2], not [−1, 1].
-      startFrom: residual ? keep(Tensor.zeros(condition.shape)) : undefined,
-      clip: !residual,
-      onProgress: settings.onProgress,
-    });
+    const result = keep(
+      await sampleRepeatedOnDevice(type, unetDenoiser(unet, formulation.target), condition, k, {
+        schedule: parts.schedule,
+        steps: settings.samplingSteps,
+        seed: settings.seed ?? 0,
+        // Copy k of item n sits at k·N + n (sampleRepeated).
+        noise: itemSeeds
+          ? itemNoise(
+            Array.from({ length: k * n }, (_, i) => sampleSeed(itemSeeds[i % n]!, Math.floor(i / n))),
+          )
+          : undefined,
+        eta: settings.eta,
+        startNoiseLevel: settings.startNoiseLevel,
+        // Residual diffusion starts from r = 0, i.e. from the mean; its x̂0 lives in s·[−2, 2], not [−1, 1].
+        startFrom: residual ? keep(Tensor.zeros(condition.shape)) : undefined,
+        clip: !residual,
+        onProgress: settings.onProgress,
+      }),
+    );
+    // One readback for the samples and the mean together (each costs a ~11 ms round trip in Deno).
+    const both = mean ? await keep(noGrad(() => concat([result, mean!], 0))).read() : await result.read();
+    const samples = both.slice(0, result.size);
+    const meanHost = mean ? both.slice(result.size) : null;
     if (residual) residualToImage(samples, meanHost!, formulation.scale);
     if (k === 1) return { sr: samples, std: null, mean: meanHost };
     const stats = sampleStatistics(samples, k);
