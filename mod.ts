@@ -74,12 +74,12 @@ export {
 } from "./diffusion/pipeline.ts";
 export { MEAN_PREFIX, Networks } from "./diffusion/networks.ts";
 export {
-  type CheckpointContents,
   MODEL_FORMAT,
   type ModelDefinition,
   readModelDefinition,
   type TrainingProgress,
 } from "./diffusion/model_dir.ts";
+export type { CheckpointContents } from "./diffusion/checkpoints.ts";
 export { type ImportReport, importTorchCheckpoint, referenceConfig } from "./diffusion/import_torch.ts";
 
 // Diffusion: schedules, samplers, denoisers

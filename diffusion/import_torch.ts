@@ -10,7 +10,8 @@ import { DataError, describeError } from "../base/errors.ts";
 import { chooseNormalization } from "../data/normalize.ts";
 import { readSafetensors } from "../nn/safetensors.ts";
 import { UNet, type UNetConfig } from "../nn/unet.ts";
-import { newModelDefinition, saveCheckpoint } from "./model_dir.ts";
+import { newModelDefinition } from "./model_dir.ts";
+import { saveCheckpoint } from "./checkpoints.ts";
 import { makeBetaSchedule, SCHEDULE_NAMES, type ScheduleConfig, type ScheduleName } from "./schedule.ts";
 
 /** The reference's schedule buffers: not UNet parameters, checked and dropped on import. */

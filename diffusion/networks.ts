@@ -14,7 +14,8 @@ import type { Tensor } from "../nn/tensor.ts";
 import { UNet } from "../nn/unet.ts";
 import type { TrainingStage } from "./fit.ts";
 import type { ModelDefinition } from "./model_dir.ts";
-import { readInferenceWeights, readModelDefinition, readParameters } from "./model_dir.ts";
+import { readModelDefinition } from "./model_dir.ts";
+import { readInferenceWeights, readParameters } from "./checkpoints.ts";
 import type { Trainer } from "./trainer.ts";
 
 /** Name prefix of the mean predictor's tensors. */

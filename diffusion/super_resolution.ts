@@ -35,12 +35,10 @@ import { defaultInference, definedFields, type InferencePreset, resolveSampling 
 import {
   type ModelDefinition,
   newModelDefinition,
-  prepareNewRunDirectory,
-  readCheckpoint,
-  readInferenceWeights,
   readModelDefinition,
   writeModelDefinition,
 } from "./model_dir.ts";
+import { prepareNewRunDirectory, readCheckpoint, readInferenceWeights } from "./checkpoints.ts";
 import { inputMismatch } from "./input_check.ts";
 import { Networks } from "./networks.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";

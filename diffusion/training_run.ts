@@ -9,13 +9,8 @@ import type { DatasetState } from "../data/dataset.ts";
 import type { ChipDataset } from "../data/dataset.ts";
 import { fitLoop, type FitOptions, type FitResult, type TrainingStage } from "./fit.ts";
 import type { Formulation } from "./formulation.ts";
-import {
-  type CheckpointContents,
-  type ModelDefinition,
-  readModelDefinition,
-  rollBackCheckpoints,
-  saveCheckpoint,
-} from "./model_dir.ts";
+import { type ModelDefinition, readModelDefinition } from "./model_dir.ts";
+import { type CheckpointContents, rollBackCheckpoints, saveCheckpoint } from "./checkpoints.ts";
 import { type Networks, restoreStageTensors, stageTensors } from "./networks.ts";
 import { meanObjective, type Objective, residualObjective, sr3Objective } from "./objectives.ts";
 import type { ModelParts, SamplingSettings } from "./pipeline.ts";

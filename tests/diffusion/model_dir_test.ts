@@ -5,17 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { DataError } from "../../base/errors.ts";
+import { type ModelDefinition, newModelDefinition, readModelDefinition } from "../../diffusion/model_dir.ts";
 import {
   type CheckpointContents,
   listCheckpoints,
-  type ModelDefinition,
-  newModelDefinition,
   prepareNewRunDirectory,
   readInferenceWeights,
-  readModelDefinition,
   rollBackCheckpoints,
   saveCheckpoint,
-} from "../../diffusion/model_dir.ts";
+} from "../../diffusion/checkpoints.ts";
 import { unetConfig } from "../../nn/unet.ts";
 
 function definition(): ModelDefinition {
