@@ -13,9 +13,6 @@ import type {
 } from "./api.ts";
 import { DataError, UsageError } from "../base/errors.ts";
 import { DirectoryLock } from "../data/lock.ts";
-import { upscaleRaster } from "../data/upscale.ts";
-import { upscaleShard } from "../data/shard.ts";
-import type { RowWindow } from "../data/tiling.ts";
 import { getRuntime, initRuntime, Tensor } from "../nn/tensor.ts";
 import { tuneGemmFamily } from "../kernels/tuning.ts";
 import { noGrad } from "../nn/autodiff.ts";
@@ -39,11 +36,9 @@ import {
   writeModelDefinition,
 } from "./model_dir.ts";
 import { prepareNewRunDirectory, readCheckpoint, readInferenceWeights } from "./checkpoints.ts";
-import { inputMismatch } from "./input_check.ts";
 import { Networks } from "./networks.ts";
-import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
-import { rasterTiling } from "./raster_tiling.ts";
-import { tileSeed } from "./tile_noise.ts";
+import type { ModelParts, SamplingSettings } from "./pipeline.ts";
+import { predictRaster } from "./predict.ts";
 import { buildSchedule, type ScheduleConfig, type ScheduleTables } from "./schedule.ts";
 import { type SavedState, TrainingRun } from "./training_run.ts";
 
@@ -289,70 +284,17 @@ export class SuperResolution {
    * options name others; optionally writes the uncertainty map (standard deviation over the samples).
    */
   async predict(imagePath: string, options: PredictOptions): Promise<PredictSummary> {
-    const d = this.definition;
-    const ema = this.run?.trainer?.ema ?? null;
-    const settings = this.sampling(options.preset, options);
-    const mismatch = options.onWarning ? await inputMismatch(imagePath, d, options.bands) : null;
-    if (mismatch) options.onWarning!(mismatch);
-    if (options.uncertaintyPath && ((settings.samples ?? 1) < 2 || settings.samplingType === "mean")) {
-      throw new DataError(
-        `${options.uncertaintyPath}: an uncertainty map needs at least 2 diffusion samples per tile ` +
-          `(${samplingLabel(settings)} was asked); pass --samples 4`,
-      );
-    }
-    const samples = settings.samplingType === "mean" ? 1 : settings.samples ?? 1;
-    const { tileSize, padding, batchSize } = await rasterTiling(imagePath, d, {
-      tileSize: options.tileSize ?? settings.tileSize,
-      padding: options.padding ?? settings.padding,
-      batchSize: options.batchSize,
-    }, samples);
-    const upscale = (outputPath: string, rows?: RowWindow) =>
-      upscaleRaster({
-        inputPath: imagePath,
-        outputPath,
-        rows,
-        uncertaintyPath: options.uncertaintyPath,
-        factor: d.downsampleFactor,
-        tileSize,
-        padding,
-        batchSize,
-        normalization: d.normalization,
-        bands: options.bands,
-        colorCorrection: options.colorCorrection,
-        // A shard's part is sr3's own file: rerunning the shard replaces it.
-        overwrite: rows ? true : options.overwrite,
-        cog: options.cog,
-        onProgress: options.onTiles,
-      }, async ({ lr, lrUp, shape, tiles }) => {
-        // Each tile's noise comes from the run seed and its position, so no split or order changes it.
-        const seeds = tiles.map((tile) => tileSeed(settings.seed ?? 0, tile.x, tile.y));
-        const { sr, std } = await resolveBatch(this.parts, lr, lrUp, shape, settings, ema, seeds);
-        return { hr: sr, std };
-      });
-    const used = { sampling: samplingLabel(settings), tileSize, batchSize };
-    if (!options.shard) return { ...(await upscale(options.outPath)), ...used };
-    if (options.uncertaintyPath || options.cog) {
-      throw new DataError(
-        `${options.outPath}: a shard writes a plain part (no uncertainty map, no COG); sr3 mosaic makes the COG`,
-      );
-    }
-    if (!this.weightsFile) {
-      throw new DataError(`a sharded run must name its model: save() it and load it with fromModel()`);
-    }
-    const { samplingType, samplingSteps, seed, eta, startNoiseLevel } = settings;
-    const summary = await upscaleShard({
-      inputPath: imagePath,
-      out: options.outPath,
-      spec: options.shard,
-      factor: d.downsampleFactor,
-      modelWeights: this.weightsFile,
-      settings: {
-        ...{ samplingType, samplingSteps, seed: seed ?? 0, eta, startNoiseLevel, samples, tileSize, padding },
-        bands: options.bands ?? "all",
-        colorCorrection: options.colorCorrection ?? false,
+    return await predictRaster(
+      {
+        parts: this.parts,
+        definition: this.definition,
+        settings: this.sampling(options.preset, options),
+        ema: this.run?.trainer?.ema ?? null,
+        weightsFile: this.weightsFile,
       },
-    }, upscale);
-    return { ...summary, ...used };
+      imagePath,
+      options,
+    );
   }
 
   /**
