@@ -1,7 +1,7 @@
 /**
- * The WebGPU runtime every kernel dispatches through: a device with the adapter's real
- * limits, a pipeline cache, the buffer and texture pools of `pool.ts`, command batching with one open encoder,
- * uniform staging, readback, and memory/traffic counters.
+ * The WebGPU runtime every kernel dispatches through: a device with the adapter's real limits, command
+ * batching with one open encoder, readback, and memory/traffic counters; the pipeline cache
+ * (`pipelines.ts`), the uniform arena (`uniforms.ts`) and the buffer and texture pools (`pool.ts`) are its parts.
  *
  * Design (after ONNX Runtime Web's gpu-data-manager / program-manager and jax-js's WebGPU backend):
  * - Every kernel binds its parameters as a uniform struct at `@binding(0)` and its operands at
@@ -20,14 +20,13 @@ import { acquireDevice, type AdapterSummary } from "./device.ts";
 import type { Dispatch, MemoryStats, RuntimeCounters, RuntimeOptions } from "./runtime_types.ts";
 import { BufferPool, MIN_BUFFER_BYTES, TexturePool, USAGE_POOLED } from "./pool.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
-import { Uniforms } from "./uniforms.ts";
+import { UniformArena, Uniforms } from "./uniforms.ts";
+import { type KernelOptions, PipelineCache } from "./pipelines.ts";
 
 export { Uniforms };
 export { bucketBytes } from "./pool.ts";
 export { type AdapterSummary } from "./device.ts";
 export type { Binding, Dispatch, MemoryStats, RuntimeCounters, RuntimeOptions } from "./runtime_types.ts";
-
-const UNIFORM_ARENA_BYTES = 256 * 1024;
 
 /**
  * A WebGPU device with a pipeline cache, buffer pool and command batching. Create one with
@@ -39,8 +38,7 @@ export class Runtime {
   /** Dispatches per submit. */
   readonly flushEvery: number;
 
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
+  private readonly pipelines: PipelineCache;
   private readonly buffers: BufferPool;
   private readonly textures: TexturePool;
   private readonly persistent = new Map<GPUBuffer, number>();
@@ -50,11 +48,7 @@ export class Runtime {
   private pass: GPUComputePassEncoder | null = null;
   private batchDispatches = 0;
   private batchLabels = new Set<string>();
-  private readonly uniformArena: GPUBuffer;
-  private readonly uniformStaging = new ArrayBuffer(UNIFORM_ARENA_BYTES);
-  private readonly uniformView = new DataView(this.uniformStaging);
-  private uniformUsed = 0;
-  private readonly uniformAlign: number;
+  private readonly uniforms: UniformArena;
 
   private profiler: KernelProfiler | null = null;
   private readonly errorChecks: Promise<void>[] = [];
@@ -65,16 +59,23 @@ export class Runtime {
   private persistentTotal = 0;
   private peakAllocated = 0;
   private peakLive = 0;
-  private readonly count: RuntimeCounters = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0 };
+  private readonly count: Omit<RuntimeCounters, "pipelinesCompiled"> = {
+    dispatches: 0,
+    submits: 0,
+    readbacks: 0,
+  };
 
   private constructor(readonly device: GPUDevice, adapter: AdapterSummary, options: RuntimeOptions) {
     this.adapter = adapter;
     this.flushEvery = options.flushEvery ?? 32;
     this.textureCacheBytes = options.textureCacheBytes ?? null;
-    this.uniformAlign = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
     this.buffers = new BufferPool(device, () => this.updatePeaks());
     this.textures = new TexturePool(device, () => this.updatePeaks());
-    this.uniformArena = this.createPersistentBuffer(UNIFORM_ARENA_BYTES, "uniform-arena");
+    this.uniforms = new UniformArena(
+      this.createPersistentBuffer(UniformArena.BYTES, "uniform-arena"),
+      Math.max(256, device.limits.minUniformBufferOffsetAlignment),
+    );
+    this.pipelines = new PipelineCache(device, (scope, what) => this.watch(scope, what));
     device.lost?.then((info) => {
       if (!this.destroyed) this.lostReason = `${info.reason}: ${info.message}`;
     });
@@ -94,39 +95,15 @@ export class Runtime {
    * One pipeline serves every shape, because shapes travel as uniforms.
    * Compilation errors surface from the next `sync()`/`read()` as a {@link DeviceError} naming the kernel.
    */
-  pipeline(
-    name: string,
-    options: Readonly<Record<string, string | number | boolean>>,
-    source: () => string,
-  ): GPUComputePipeline {
-    const key = `${name}${JSON.stringify(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1)))}`;
-    const cached = this.pipelines.get(key);
-    if (cached) return cached;
-    this.device.pushErrorScope("validation");
-    const module = this.device.createShaderModule({ code: source(), label: key });
-    const pipeline = this.device.createComputePipeline({
-      layout: "auto",
-      compute: { module, entryPoint: "main" },
-      label: key,
-    });
-    this.watch(this.device.popErrorScope(), `kernel ${key} failed to compile`);
-    this.pipelines.set(key, pipeline);
-    this.count.pipelinesCompiled++;
-    return pipeline;
+  pipeline(name: string, options: KernelOptions, source: () => string): GPUComputePipeline {
+    return this.pipelines.get(name, options, source);
   }
 
   /** Records one dispatch into the open batch, submitting the batch when it is full. */
   dispatch(spec: Dispatch): void {
     this.assertUsable();
-    const uniformBytes = spec.uniforms.byteLength;
-    if (this.uniformUsed + uniformBytes > UNIFORM_ARENA_BYTES) this.flush();
-    const offset = this.uniformUsed;
-    spec.uniforms.writeTo(this.uniformView, offset);
-    this.uniformUsed = Math.ceil((offset + uniformBytes) / this.uniformAlign) * this.uniformAlign;
-
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.uniformArena, offset, size: uniformBytes } },
-    ];
+    if (!this.uniforms.fits(spec.uniforms.byteLength)) this.flush();
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: this.uniforms.add(spec.uniforms) }];
     spec.bindings.forEach((resource, i) => {
       entries.push({
         binding: i + 1,
@@ -140,7 +117,7 @@ export class Runtime {
     pass.setPipeline(spec.pipeline);
     pass.setBindGroup(
       0,
-      this.device.createBindGroup({ layout: this.layoutOf(spec.pipeline), entries }),
+      this.device.createBindGroup({ layout: this.pipelines.layoutOf(spec.pipeline), entries }),
     );
     const [x, y = 1, z = 1] = spec.workgroups;
     const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
@@ -188,9 +165,7 @@ export class Runtime {
     this.closePass();
     if (this.encoder) {
       const collectTimes = this.profiler?.resolve(this.encoder);
-      if (this.uniformUsed > 0) {
-        this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging, 0, this.uniformUsed);
-      }
+      this.uniforms.upload(this.device.queue);
       this.device.queue.submit([this.encoder.finish()]);
       collectTimes?.();
       const labels = [...this.batchLabels].join(", ");
@@ -198,7 +173,6 @@ export class Runtime {
       this.encoder = null;
       this.count.submits++;
     }
-    this.uniformUsed = 0;
     this.batchDispatches = 0;
     this.batchLabels = new Set();
     this.buffers.recycle();
@@ -354,7 +328,7 @@ export class Runtime {
 
   /** Dispatch, submit, readback and compile counts since creation. */
   counters(): RuntimeCounters {
-    return { ...this.count };
+    return { ...this.count, pipelinesCompiled: this.pipelines.compiled };
   }
 
   /** Releases the device and everything allocated on it. */
@@ -375,13 +349,6 @@ export class Runtime {
   private updatePeaks(): void {
     this.peakAllocated = Math.max(this.peakAllocated, this.allocated());
     this.peakLive = Math.max(this.peakLive, this.buffers.live + this.persistentTotal);
-  }
-
-  /** The pipeline's bind group layout, fetched once (each fetch is a call into the WebGPU implementation). */
-  private layoutOf(pipeline: GPUComputePipeline): GPUBindGroupLayout {
-    let layout = this.layouts.get(pipeline);
-    if (!layout) this.layouts.set(pipeline, layout = pipeline.getBindGroupLayout(0));
-    return layout;
   }
 
   /** The open command encoder, created (inside a validation error scope) on first use. */

@@ -53,3 +53,40 @@ export class Uniforms {
     this.kinds.push(kind);
   }
 }
+
+/**
+ * The uniform blocks of one batch of dispatches: staged on the host at aligned offsets of one persistent
+ * buffer and uploaded with a single `writeBuffer` before the submit that reads them.
+ */
+export class UniformArena {
+  /** Bytes of uniforms one batch can hold (a full arena ends the batch early). */
+  static readonly BYTES = 256 * 1024;
+  private readonly staging = new ArrayBuffer(UniformArena.BYTES);
+  private readonly view = new DataView(this.staging);
+  private used = 0;
+
+  /**
+   * @param buffer a persistent uniform buffer of {@link UniformArena.BYTES} bytes
+   * @param align the device's uniform offset alignment
+   */
+  constructor(readonly buffer: GPUBuffer, private readonly align: number) {}
+
+  /** Whether a block of `bytes` still fits this batch. */
+  fits(bytes: number): boolean {
+    return this.used + bytes <= UniformArena.BYTES;
+  }
+
+  /** Stages `uniforms` and returns the binding of its block. */
+  add(uniforms: Uniforms): GPUBufferBinding {
+    const offset = this.used;
+    uniforms.writeTo(this.view, offset);
+    this.used = Math.ceil((offset + uniforms.byteLength) / this.align) * this.align;
+    return { buffer: this.buffer, offset, size: uniforms.byteLength };
+  }
+
+  /** Uploads the staged blocks (call before the submit) and starts the next batch empty. */
+  upload(queue: GPUQueue): void {
+    if (this.used > 0) queue.writeBuffer(this.buffer, 0, this.staging, 0, this.used);
+    this.used = 0;
+  }
+}
