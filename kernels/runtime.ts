@@ -21,7 +21,7 @@ import type { Dispatch, MemoryStats, RuntimeCounters, RuntimeOptions } from "./r
 import { BufferPool, MIN_BUFFER_BYTES, TexturePool, USAGE_POOLED } from "./pool.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
 import { UniformArena, Uniforms } from "./uniforms.ts";
-import { type KernelOptions, PipelineCache } from "./pipelines.ts";
+import { PipelineCache } from "./pipelines.ts";
 
 export { Uniforms };
 export { bucketBytes } from "./pool.ts";
@@ -95,7 +95,11 @@ export class Runtime {
    * One pipeline serves every shape, because shapes travel as uniforms.
    * Compilation errors surface from the next `sync()`/`read()` as a {@link DeviceError} naming the kernel.
    */
-  pipeline(name: string, options: KernelOptions, source: () => string): GPUComputePipeline {
+  pipeline(
+    name: string,
+    options: Readonly<Record<string, string | number | boolean>>,
+    source: () => string,
+  ): GPUComputePipeline {
     return this.pipelines.get(name, options, source);
   }
 
