@@ -75,15 +75,21 @@ function assertSameLength(a: ArrayLike<number>, b: ArrayLike<number>, what: stri
   }
 }
 
-/** PSNR of two uint8 images of any layout (all samples count, no crop); Infinity when identical. */
-export function psnrUint8(a: Uint8Array, b: Uint8Array): number {
+/**
+ * PSNR of two uint8 images of any layout (no crop); Infinity when identical. With `valid` (one flag per
+ * pixel of band-sequential images) only valid pixels count.
+ */
+export function psnrUint8(a: Uint8Array, b: Uint8Array, valid: Uint8Array | null = null): number {
   assertSameLength(a, b, "psnr");
   let sum = 0;
+  let count = 0;
   for (let i = 0; i < a.length; i++) {
+    if (valid && !valid[i % valid.length]) continue;
     const d = a[i]! - b[i]!;
     sum += d * d;
+    count++;
   }
-  const mse = sum / a.length;
+  const mse = sum / count;
   return mse === 0 ? Number.POSITIVE_INFINITY : 20 * Math.log10(255 / Math.sqrt(mse));
 }
 
@@ -123,9 +129,16 @@ function filterValid(plane: Float64Array, width: number, height: number, kernel:
 
 /**
  * SSIM of two uint8 images stored band-sequentially (`[channel][row][column]`), averaged over channels.
+ * With `valid` (one flag per pixel) only 11×11 windows of valid pixels count (NaN when there are none).
  * @throws {RangeError} when sizes differ or the image is smaller than the 11×11 window
  */
-export function ssimUint8(a: Uint8Array, b: Uint8Array, width: number, height: number): number {
+export function ssimUint8(
+  a: Uint8Array,
+  b: Uint8Array,
+  width: number,
+  height: number,
+  valid: Uint8Array | null = null,
+): number {
   assertSameLength(a, b, "ssim");
   const pixels = width * height;
   const channels = a.length / pixels;
@@ -136,6 +149,12 @@ export function ssimUint8(a: Uint8Array, b: Uint8Array, width: number, height: n
     throw new RangeError(`ssim: image ${width}×${height} is smaller than the 11×11 window`);
   }
   const kernel = gaussianWindow();
+  // A window counts when every pixel under it is valid: its filtered mask is (within rounding) 1.
+  const counted = valid
+    ? filterValid(Float64Array.from(valid), width, height, kernel).map((v) => v > 1 - 1e-9 ? 1 : 0)
+    : null;
+  const windows = counted ? counted.reduce((n, v) => n + v, 0) : (width - WINDOW + 1) * (height - WINDOW + 1);
+  if (windows === 0) return Number.NaN;
   let total = 0;
   for (let c = 0; c < channels; c++) {
     const x = Float64Array.from(a.subarray(c * pixels, (c + 1) * pixels));
@@ -147,6 +166,7 @@ export function ssimUint8(a: Uint8Array, b: Uint8Array, width: number, height: n
     const xy = filterValid(x.map((v, i) => v * y[i]!), width, height, kernel);
     let sum = 0;
     for (let i = 0; i < muX.length; i++) {
+      if (counted && !counted[i]) continue;
       const mx = muX[i]!;
       const my = muY[i]!;
       const varX = xx[i]! - mx * mx;
@@ -154,7 +174,7 @@ export function ssimUint8(a: Uint8Array, b: Uint8Array, width: number, height: n
       const cov = xy[i]! - mx * my;
       sum += ((2 * mx * my + C1) * (2 * cov + C2)) / ((mx * mx + my * my + C1) * (varX + varY + C2));
     }
-    total += sum / muX.length;
+    total += sum / windows;
   }
   return total / channels;
 }
@@ -166,11 +186,12 @@ function uint8Metrics(
   width: number,
   height: number,
   factor?: number,
+  valid: Uint8Array | null = null,
 ): ImageMetrics {
   const metrics: ImageMetrics = {
-    psnr: psnrUint8(a, b),
-    ssim: ssimUint8(a, b, width, height),
-    sam: spectralAngleMapper(a, b, width, height),
+    psnr: psnrUint8(a, b, valid),
+    ssim: ssimUint8(a, b, width, height, valid),
+    sam: spectralAngleMapper(a, b, width, height, valid),
   };
   if (factor !== undefined) {
     metrics.ergas = ergas(a, b, width, height, factor);
@@ -288,8 +309,9 @@ function lowResolutionFactor(
  * Metrics of raster A (e.g. the super-resolved output) against raster B (the true high-resolution
  * reference), of equal size and band count. uint8 rasters are compared as stored; other types are mapped
  * to 0–255 per band by the reference's minimum and maximum, so that every image compared against B uses
- * the same scale. Nodata pixels are not excluded (SSIM needs whole windows); compare rasters with the same
- * nodata layout. With `options.lowResolution`, the bicubic upsampling of that raster (same bands, the same
+ * the same scale. Pixels that are nodata (or NaN/Inf) in either raster are left out of PSNR and SAM, and
+ * SSIM averages only the 11×11 windows without any (ERGAS and the high-frequency ratio, which filter the
+ * whole image, still see them). With `options.lowResolution`, the bicubic upsampling of that raster (same bands, the same
  * mapping to 0–255) is scored against B as well.
  * @param bands 0-based bands to compare (default: all)
  * @param options `factor` for ERGAS and the high-frequency ratio; `lowResolution` for the bicubic baseline
@@ -318,10 +340,18 @@ export async function rasterMetrics(
     );
   }
   const pixels = width * height;
-  for (const [path, raster] of [[pathA, a], [pathB, b]] as const) {
-    if (!validMask(raster.data, pixels, raster.info.nodata).includes(1)) {
+  const masks = [[pathA, a], [pathB, b]].map(([path, raster]) => {
+    const mask = validMask((raster as typeof a).data, pixels, (raster as typeof a).info.nodata);
+    if (!mask.includes(1)) {
       throw new DataError(`${path}: every pixel is nodata (or NaN/Inf); there is nothing to compare`);
     }
+    return mask;
+  });
+  // Pixels nodata (or NaN/Inf) in either raster are left out of PSNR, SSIM and SAM.
+  const both = masks[0]!.map((v, i) => v & masks[1]![i]!);
+  const valid = both.includes(0) ? both : null;
+  if (valid && !valid.includes(1)) {
+    throw new DataError(`${pathA} and ${pathB}: no pixel is valid in both; there is nothing to compare`);
   }
   const bothUint8 = a.info.dataType === "uint8" && b.info.dataType === "uint8";
   const ranges = bothUint8
@@ -350,10 +380,10 @@ export async function rasterMetrics(
       )
       : resizeBicubic(low.data, low.info.width, low.info.height, width, height)
         .map((v) => toDataTypeValue(v, b.info.dataType));
-    bicubic = uint8Metrics(toUint8(upsampled), reference8, width, height, factor);
+    bicubic = uint8Metrics(toUint8(upsampled), reference8, width, height, factor, valid);
   }
   return {
-    ...uint8Metrics(toUint8(a.data), reference8, width, height, factor),
+    ...uint8Metrics(toUint8(a.data), reference8, width, height, factor, valid),
     width,
     height,
     bands: b.bands,

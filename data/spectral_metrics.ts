@@ -34,6 +34,7 @@ function bandCount(a: Samples, b: Samples, width: number, height: number, what: 
  * insensitive to a per-pixel brightness scale, sensitive to changes in band ratios (colour shifts).
  * @param a first image, band-sequential
  * @param b second image, same shape
+ * @param mask one flag per pixel: only pixels flagged 1 count (default: all)
  * @returns the mean angle in degrees, or NaN when no pixel has two non-zero vectors
  * @throws {RangeError} when the sizes differ or are not whole bands of width·height
  */
@@ -42,12 +43,14 @@ export function spectralAngleMapper(
   b: Samples,
   width: number,
   height: number,
+  mask: Uint8Array | null = null,
 ): number {
   const bands = bandCount(a, b, width, height, "sam");
   const pixels = width * height;
   let total = 0;
   let valid = 0;
   for (let p = 0; p < pixels; p++) {
+    if (mask && !mask[p]) continue;
     let dot = 0;
     let aa = 0;
     let bb = 0;

@@ -200,3 +200,35 @@ Deno.test("rasterMetrics maps non-uint8 rasters to 0–255 by the reference's (s
     assert.equal(metrics.scaling, "reference range");
     assert.ok(Math.abs(metrics.psnr - 6.020533124945522) < 1e-12, `PSNR ${metrics.psnr}`);
   }));
+
+Deno.test("rasterMetrics leaves nodata out: PSNR and SAM skip its pixels, SSIM the windows that touch it", () =>
+  withTempDir(async (dir) => {
+    // 40×30, 3 bands; columns 0–14 are nodata (0) in the reference and garbage in the output. The valid
+    // part of the output is the reference plus a small pattern, so the metrics must be those of that part.
+    const [w, h, bands] = [40, 30, 3];
+    const reference = new Float32Array(bands * w * h);
+    const output = new Float32Array(bands * w * h);
+    for (let i = 0; i < reference.length; i++) {
+      const x = i % w;
+      const value = 60 + ((i * 37) % 150);
+      reference[i] = x < 15 ? 0 : value;
+      output[i] = x < 15 ? 255 - (i % 7) : value + ((i % 5) - 2);
+    }
+    const header = { width: w, height: h, bandCount: bands, dataType: "uint8" as const, nodata: 0 };
+    await writeGeoTiff(`${dir}/out.tif`, output, { ...header, nodata: null });
+    await writeGeoTiff(`${dir}/ref.tif`, reference, header);
+    const metrics = await rasterMetrics(`${dir}/out.tif`, `${dir}/ref.tif`);
+    // The same metrics on the valid columns alone, cut out as images of their own.
+    const crop = (data: Float32Array) =>
+      Uint8Array.from({ length: bands * 25 * h }, (_, j) => {
+        const [band, rest] = [Math.floor(j / (25 * h)), j % (25 * h)];
+        return data[band * w * h + Math.floor(rest / 25) * w + 15 + (rest % 25)]!;
+      });
+    const [o, r] = [crop(output), crop(reference)];
+    assert.equal(metrics.psnr, psnrUint8(o, r));
+    assert.ok(
+      Math.abs(metrics.ssim - ssimUint8(o, r, 25, h)) < 1e-12,
+      `${metrics.ssim} vs ${ssimUint8(o, r, 25, h)}`,
+    );
+    assert.ok(Math.abs(metrics.sam - spectralAngleMapper(o, r, 25, h)) < 1e-12);
+  }));
