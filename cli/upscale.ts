@@ -63,6 +63,11 @@ export const upscaleCommand = new Command("upscale")
   )
   .addOption(seedOption())
   .option("--bands <list>", "1-based input bands (default: all)", parseBands)
+  .option(
+    "--stretch",
+    "map the input's own per-band range to the model's and keep the input's units and data type " +
+      "(16-bit or float imagery and a uint8 model)",
+  )
   .option("--color-correction", "match each tile's low frequencies to the input (counters colour drift)")
   .option("--overwrite", "replace an existing output")
   .option("--cog", "write a Cloud-Optimized GeoTIFF (512-px tiles, DEFLATE, internal overviews)")
@@ -115,6 +120,7 @@ then takes every N-th scene from K. One input under --shard writes rows K of N t
           shard: scene.shard,
           cog: options.cog,
           onWarning: (message) => console.error(`warning: ${message}`),
+          stretch: options.stretch,
           onTiles: (done, total) => {
             if (options.json) return;
             bar.line ??= new ProgressLine({ label: "upscale", unit: "tile", total });

@@ -121,6 +121,12 @@ export interface PredictOptions extends SamplingSettings {
   onTiles?: (done: number, total: number) => void;
   /** Called with a one-line warning when the input differs from the training data (type, value range). */
   onWarning?: (message: string) => void;
+  /**
+   * Map the input's own per-band range (0.1th–99.9th percentiles) to the model's instead of the model's
+   * normalisation, and write the output in the input's units and data type: for 16-bit or float imagery
+   * and a model trained on uint8 (default false).
+   */
+  stretch?: boolean;
 }
 
 /** What {@link SuperResolution.predict} wrote, and how it sampled. */

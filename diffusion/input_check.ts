@@ -4,9 +4,11 @@
  * line before hours of sampling, naming both sides.
  * @module
  */
+import { type Normalization, NORMALIZATION_PERCENTILES } from "../data/normalize.ts";
 import { openRaster } from "../data/raster.ts";
-import { validMask } from "../data/stats.ts";
+import { BandStatisticsAccumulator, percentileKey, validMask } from "../data/stats.ts";
 import type { ModelDefinition } from "./model_dir.ts";
+import { DataError } from "../base/errors.ts";
 
 /** Windows sampled across the raster (a grid of SAMPLE_GRID²), each SAMPLE_SIZE pixels square. */
 const SAMPLE_GRID = 4;
@@ -69,5 +71,44 @@ export async function inputMismatch(
   const input = min <= max ? `${source.dataType} ${formatValue(min)}–${formatValue(max)}` : source.dataType;
   return `model trained on ${trained}${at(trainedPixel)}; input ${path} is ${input}${at(inputPixel)}: ` +
     `values outside the model's range are clipped, the output is ${normalization.dataType}, and detail ` +
-    `is learned at the trained scale (train on data like this input, or stretch it to the model's range)`;
+    `is learned at the trained scale (train on data like this input, or pass --stretch)`;
+}
+
+/** Windows per side of the grid `--stretch` estimates the input's range from. */
+const STRETCH_GRID = 8;
+
+/**
+ * `--stretch`: the normalisation that maps the input's own per-band range (its 0.1th–99.9th percentiles,
+ * estimated from a grid of windows) to the model's [−1, 1], as the model's own normalisation maps its
+ * training range. A uint8 model then sees 16-bit or float imagery in the contrast it was trained on, and
+ * the output is written back in the input's units and data type.
+ * @param bands 0-based bands the model will read (default: all)
+ */
+export async function stretchNormalization(path: string, bands?: readonly number[]): Promise<Normalization> {
+  const source = await openRaster(path);
+  try {
+    const count = bands?.length ?? source.bandCount;
+    const statistics = new BandStatisticsAccumulator(count, source.dataType, source.nodata);
+    const size = Math.min(SAMPLE_SIZE, source.width, source.height);
+    for (let i = 0; i < STRETCH_GRID; i++) {
+      for (let j = 0; j < STRETCH_GRID; j++) {
+        const x = Math.floor(((source.width - size) * j) / (STRETCH_GRID - 1));
+        const y = Math.floor(((source.height - size) * i) / (STRETCH_GRID - 1));
+        const data = await source.readWindow(x, y, size, size, { bands });
+        statistics.add(data, validMask(data, size * size, source.nodata));
+      }
+    }
+    const [lowKey, highKey] = NORMALIZATION_PERCENTILES.map(percentileKey) as [string, string];
+    const stats = statistics.result();
+    if (!stats) {
+      throw new DataError(
+        `${path}: the sampled windows hold no valid pixel; --stretch cannot estimate its range`,
+      );
+    }
+    const low = stats.map((s) => s.percentiles[lowKey]!);
+    const high = stats.map((s, b) => Math.max(s.percentiles[highKey]!, low[b]! + 1e-6));
+    return { method: "percentile", dataType: source.dataType, low, high };
+  } finally {
+    await source.close();
+  }
 }

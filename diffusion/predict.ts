@@ -11,7 +11,7 @@ import { upscaleRaster } from "../data/upscale.ts";
 import type { EMA } from "../nn/ema.ts";
 import type { PredictOptions, PredictSummary } from "./api.ts";
 import { samplingLabel } from "./evaluate.ts";
-import { inputMismatch } from "./input_check.ts";
+import { inputMismatch, stretchNormalization } from "./input_check.ts";
 import type { ModelDefinition } from "./model_dir.ts";
 import { type ModelParts, resolveBatch, type SamplingSettings } from "./pipeline.ts";
 import { rasterTiling } from "./raster_tiling.ts";
@@ -38,7 +38,12 @@ export async function predictRaster(
   options: PredictOptions,
 ): Promise<PredictSummary> {
   const { parts, definition: d, settings, ema, weightsFile } = context;
-  const mismatch = options.onWarning ? await inputMismatch(imagePath, d, options.bands) : null;
+  const normalization = options.stretch
+    ? await stretchNormalization(imagePath, options.bands)
+    : d.normalization;
+  const mismatch = options.onWarning && !options.stretch
+    ? await inputMismatch(imagePath, d, options.bands)
+    : null;
   if (mismatch) options.onWarning!(mismatch);
   if (options.uncertaintyPath && ((settings.samples ?? 1) < 2 || settings.samplingType === "mean")) {
     throw new DataError(
@@ -62,7 +67,7 @@ export async function predictRaster(
       tileSize,
       padding,
       batchSize,
-      normalization: d.normalization,
+      normalization,
       bands: options.bands,
       colorCorrection: options.colorCorrection,
       // A shard's part is sr3's own file: rerunning the shard replaces it.
@@ -96,6 +101,7 @@ export async function predictRaster(
       ...{ samplingType, samplingSteps, seed: seed ?? 0, eta, startNoiseLevel, samples, tileSize, padding },
       bands: options.bands ?? "all",
       colorCorrection: options.colorCorrection ?? false,
+      stretch: options.stretch ?? false,
     },
   }, upscale);
   return { ...summary, ...used };
