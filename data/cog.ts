@@ -31,6 +31,7 @@ import {
   imageFields,
 } from "./geotiff_writer.ts";
 import {
+  checkedRowCount,
   encodeHeader,
   encodeIfd,
   FieldType,
@@ -157,22 +158,7 @@ export class CogWriter {
    * (bandCount blocks of n·width samples). NaN and the nodata value are stored as nodata.
    */
   async writeRows(y: number, rows: Float32Array): Promise<void> {
-    const { width, height, bandCount } = this.header;
-    if (this.finished) throw new Error(`${this.path}: writer already closed`);
-    const count = rows.length / (width * bandCount);
-    if (!Number.isInteger(count)) {
-      throw new RangeError(
-        `${this.path}: ${rows.length} samples is not a whole number of ${width}×${bandCount} rows`,
-      );
-    }
-    if (y !== this.rowsWritten) {
-      throw new RangeError(
-        `${this.path}: rows must be written in order; expected row ${this.rowsWritten}, got ${y}`,
-      );
-    }
-    if (y + count > height) {
-      throw new RangeError(`${this.path}: rows ${y}..${y + count - 1} exceed the height ${height}`);
-    }
+    const count = checkedRowCount(this.path, this.header, rows, y, this.rowsWritten, this.finished);
     await this.addRows(0, rows, count);
   }
 

@@ -16,7 +16,7 @@ import {
   removeQuietly,
   temporarySibling,
 } from "./files.ts";
-import { encodeHeader, encodeIfd, FieldType, type TiffField } from "./tiff_layout.ts";
+import { checkedRowCount, encodeHeader, encodeIfd, FieldType, type TiffField } from "./tiff_layout.ts";
 import { type DataType, dataTypeInfo, type GeoReference, toDataTypeValue } from "./types.ts";
 
 /** Everything the writer needs to know before the first row. */
@@ -235,21 +235,7 @@ export class GeoTiffStripWriter {
    */
   async writeRows(y: number, rows: Float32Array): Promise<void> {
     const { width, height, bandCount, rowsPerStrip } = this.header;
-    if (this.finished) throw new Error(`${this.path}: writer already closed`);
-    const count = rows.length / (width * bandCount);
-    if (!Number.isInteger(count)) {
-      throw new RangeError(
-        `${this.path}: ${rows.length} samples is not a whole number of ${width}×${bandCount} rows`,
-      );
-    }
-    if (y !== this.nextRow) {
-      throw new RangeError(
-        `${this.path}: rows must be written in order; expected row ${this.nextRow}, got ${y}`,
-      );
-    }
-    if (y + count > height) {
-      throw new RangeError(`${this.path}: rows ${y}..${y + count - 1} exceed the height ${height}`);
-    }
+    const count = checkedRowCount(this.path, this.header, rows, y, this.nextRow, this.finished);
     const bandStride = count * width;
     for (let r = 0; r < count; r++) {
       const stripBase = this.rowsInStrip * width * bandCount;

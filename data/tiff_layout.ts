@@ -1,6 +1,7 @@
 /**
  * Byte layout of a TIFF / BigTIFF file: the header and one image file directory (IFD) with its
- * out-of-line values. Used by the streaming GeoTIFF writer, which appends strips first and the IFD last.
+ * out-of-line values, and the row-order rule of the streaming writers. Used by the streaming GeoTIFF and COG
+ * writers, which append pixel data first and the IFDs last.
  *
  * Why hand-written: npm:geotiff's writer builds the whole file in memory, uncompressed, and cannot write
  * GDAL_NODATA through its typed metadata, so it cannot stream a large super-resolved raster. The format
@@ -110,4 +111,35 @@ export function encodeIfd(fields: readonly TiffField[], ifdOffset: number, bigTi
     }
   });
   return bytes;
+}
+
+/**
+ * The number of whole rows in `rows` (band-sequential) appended at row `y` of a streaming writer whose
+ * next row is `next`.
+ * @throws {Error} after the writer finished; {@link RangeError} for partial rows, rows out of order or
+ * past the height
+ */
+export function checkedRowCount(
+  path: string,
+  header: { width: number; height: number; bandCount: number },
+  rows: Float32Array,
+  y: number,
+  next: number,
+  finished: boolean,
+): number {
+  const { width, height, bandCount } = header;
+  if (finished) throw new Error(`${path}: writer already closed`);
+  const count = rows.length / (width * bandCount);
+  if (!Number.isInteger(count)) {
+    throw new RangeError(
+      `${path}: ${rows.length} samples is not a whole number of ${width}×${bandCount} rows`,
+    );
+  }
+  if (y !== next) {
+    throw new RangeError(`${path}: rows must be written in order; expected row ${next}, got ${y}`);
+  }
+  if (y + count > height) {
+    throw new RangeError(`${path}: rows ${y}..${y + count - 1} exceed the height ${height}`);
+  }
+  return count;
 }
