@@ -82,7 +82,6 @@ async function upscaleHeldBack(): Promise<Record<string, unknown>> {
       preset: run.preset,
       samplingType: run.samplingType,
       uncertaintyPath: stdPath,
-      batchSize: 64,
       seed: 1,
       overwrite: true,
     });
