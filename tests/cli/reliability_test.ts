@@ -7,13 +7,11 @@ import assert from "node:assert/strict";
 import { exportTiles } from "../../data/export.ts";
 import { writeGeoTiff } from "../../data/geotiff_writer.ts";
 import { LOCK_FILE, readHolder } from "../../data/lock.ts";
-import { importTorchCheckpoint } from "../../diffusion/import_torch.ts";
 import { readModelDefinition } from "../../diffusion/model_dir.ts";
 import { RASTERS } from "../data/helpers.ts";
-import { gpuTest, withRuntime } from "../helpers/gpu.ts";
+import { gpuTest } from "../helpers/gpu.ts";
+import { makeTinyModel } from "../helpers/tiny_model.ts";
 import { ownLines, sr3, SR3_ARGS } from "../helpers/cli.ts";
-
-const fixture = new URL("../../testdata/torch/", import.meta.url).pathname;
 
 Deno.test("numeric flags outside their range are usage errors (exit 2) that state the range", async () => {
   const dir = await Deno.makeTempDir();
@@ -157,16 +155,9 @@ Deno.test('metrics: identical images report psnr "inf" in JSON; all-nodata raste
 
 Deno.test("settings the model or adapter cannot take are usage errors before any work", gpuTest, async () => {
   const dir = await Deno.makeTempDir();
-  await withRuntime(async () => {
-    await importTorchCheckpoint(
-      `${fixture}ref_small.safetensors`,
-      `${fixture}ref_small.config.json`,
-      `${dir}/model`,
-      { downsampleFactor: 4 },
-    );
-  });
-  const T = (await readModelDefinition(`${dir}/model`)).schedule.nTimestep;
-  const upscale = ["upscale", RASTERS.osbsLzw, "--model", `${dir}/model`, "--out", `${dir}/out.tif`];
+  const model = await makeTinyModel(dir);
+  const T = (await readModelDefinition(model)).schedule.nTimestep;
+  const upscale = ["upscale", RASTERS.osbsLzw, "--model", model, "--out", `${dir}/out.tif`];
   const cases: [string[], RegExp][] = [
     [
       ["--sampling-steps", String(T + 1)],
