@@ -340,15 +340,16 @@ export async function rasterMetrics(
     );
   }
   const pixels = width * height;
-  const masks = [[pathA, a], [pathB, b]].map(([path, raster]) => {
-    const mask = validMask((raster as typeof a).data, pixels, (raster as typeof a).info.nodata);
+  const maskOf = (path: string, raster: typeof a): Uint8Array => {
+    const mask = validMask(raster.data, pixels, raster.info.nodata);
     if (!mask.includes(1)) {
       throw new DataError(`${path}: every pixel is nodata (or NaN/Inf); there is nothing to compare`);
     }
     return mask;
-  });
+  };
   // Pixels nodata (or NaN/Inf) in either raster are left out of PSNR, SSIM and SAM.
-  const both = masks[0]!.map((v, i) => v & masks[1]![i]!);
+  const [maskA, maskB] = [maskOf(pathA, a), maskOf(pathB, b)];
+  const both = maskA.map((v, i) => v & maskB[i]!);
   const valid = both.includes(0) ? both : null;
   if (valid && !valid.includes(1)) {
     throw new DataError(`${pathA} and ${pathB}: no pixel is valid in both; there is nothing to compare`);

@@ -7,6 +7,7 @@
 import { type Normalization, NORMALIZATION_PERCENTILES } from "../data/normalize.ts";
 import { openRaster } from "../data/raster.ts";
 import { BandStatisticsAccumulator, percentileKey, validMask } from "../data/stats.ts";
+import type { RasterSource } from "../data/types.ts";
 import type { ModelDefinition } from "./model_dir.ts";
 import { DataError } from "../base/errors.ts";
 
@@ -18,6 +19,27 @@ const SAMPLE_SIZE = 64;
 const RANGE_TOLERANCE = 0.25;
 /** Pixel sizes within this ratio of the trained input pixel count as alike. */
 const PIXEL_TOLERANCE = 1.25;
+
+/**
+ * Reads a grid × grid of SAMPLE_SIZE-pixel windows spread evenly over the raster (corners included) and
+ * hands each, band-sequential, to `visit` with its per-pixel validity.
+ */
+async function forEachSampleWindow(
+  source: RasterSource,
+  grid: number,
+  bands: readonly number[] | undefined,
+  visit: (data: Float32Array, valid: Uint8Array) => void,
+): Promise<void> {
+  const size = Math.min(SAMPLE_SIZE, source.width, source.height);
+  for (let i = 0; i < grid; i++) {
+    for (let j = 0; j < grid; j++) {
+      const x = Math.floor(((source.width - size) * j) / (grid - 1));
+      const y = Math.floor(((source.height - size) * i) / (grid - 1));
+      const data = await source.readWindow(x, y, size, size, { bands });
+      visit(data, validMask(data, size * size, source.nodata));
+    }
+  }
+}
 
 function formatValue(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toPrecision(4);
@@ -41,21 +63,13 @@ export async function inputMismatch(
   let min = Infinity;
   let max = -Infinity;
   try {
-    const size = Math.min(SAMPLE_SIZE, source.width, source.height);
-    for (let i = 0; i < SAMPLE_GRID; i++) {
-      for (let j = 0; j < SAMPLE_GRID; j++) {
-        const x = Math.floor(((source.width - size) * j) / (SAMPLE_GRID - 1));
-        const y = Math.floor(((source.height - size) * i) / (SAMPLE_GRID - 1));
-        const data = await source.readWindow(x, y, size, size, { bands });
-        const pixels = size * size;
-        const valid = validMask(data, pixels, source.nodata);
-        for (let k = 0; k < data.length; k++) {
-          if (!valid[k % pixels]) continue;
-          min = Math.min(min, data[k]!);
-          max = Math.max(max, data[k]!);
-        }
+    await forEachSampleWindow(source, SAMPLE_GRID, bands, (data, valid) => {
+      for (let k = 0; k < data.length; k++) {
+        if (!valid[k % valid.length]) continue;
+        min = Math.min(min, data[k]!);
+        max = Math.max(max, data[k]!);
       }
-    }
+    });
   } finally {
     await source.close();
   }
@@ -89,15 +103,7 @@ export async function stretchNormalization(path: string, bands?: readonly number
   try {
     const count = bands?.length ?? source.bandCount;
     const statistics = new BandStatisticsAccumulator(count, source.dataType, source.nodata);
-    const size = Math.min(SAMPLE_SIZE, source.width, source.height);
-    for (let i = 0; i < STRETCH_GRID; i++) {
-      for (let j = 0; j < STRETCH_GRID; j++) {
-        const x = Math.floor(((source.width - size) * j) / (STRETCH_GRID - 1));
-        const y = Math.floor(((source.height - size) * i) / (STRETCH_GRID - 1));
-        const data = await source.readWindow(x, y, size, size, { bands });
-        statistics.add(data, validMask(data, size * size, source.nodata));
-      }
-    }
+    await forEachSampleWindow(source, STRETCH_GRID, bands, (data, valid) => statistics.add(data, valid));
     const [lowKey, highKey] = NORMALIZATION_PERCENTILES.map(percentileKey) as [string, string];
     const stats = statistics.result();
     if (!stats) {
