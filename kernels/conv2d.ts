@@ -107,6 +107,18 @@ export function conv2dGeometry(
   };
 }
 
+/**
+ * Whether the register-tiled forward runs `n` samples of `g` in one dispatch: the padded image, the
+ * packed weights, the input and C all within the device's limits.
+ */
+export function forwardFits(rt: Runtime, g: Conv2dGeometry, n: number): boolean {
+  const { inChannels, kernel, padding } = g;
+  return fitsTexture(rt, g.width + 2 * padding, g.height + 2 * padding, n * texelsOf(inChannels)) &&
+    fitsTexture(rt, texelsOf(g.outChannels), 4 * kernel * kernel * texelsOf(inChannels)) &&
+    fitsLinear(rt, n * inChannels * g.height * g.width) &&
+    fitsProduct(rt, n * g.outHeight * g.outWidth, g.outChannels, 1);
+}
+
 /** out = conv2d(x, w) + bias, zero padded. `family` defaults to the runtime's choice. */
 export function conv2d(
   rt: Runtime,
@@ -119,21 +131,48 @@ export function conv2d(
 ): void {
   const g = conv2dGeometry(x.shape, w.shape, bias?.shape ?? null, options);
   expectShape(out.shape, g.outShape, "conv2d output");
-  const { inChannels, kernel, padding } = g;
-  const width = g.width + 2 * padding;
-  const height = g.height + 2 * padding;
-  const sampleSize = x.size / g.samples;
-  const fits = (n: number): boolean =>
-    fitsTexture(rt, width, height, n * texelsOf(inChannels)) &&
-    fitsTexture(rt, texelsOf(g.outChannels), 4 * kernel * kernel * texelsOf(inChannels)) &&
-    fitsLinear(rt, n * sampleSize) && fitsProduct(rt, n * g.outHeight * g.outWidth, g.outChannels, 1);
-  const chunk = family === "register-tiled" ? largestFitting(g.samples, fits) : 0;
+  const chunk = family === "register-tiled" ? largestFitting(g.samples, (n) => forwardFits(rt, g, n)) : 0;
   if (chunk === 0) {
     workgroupTiled(rt, out, x, w, bias, g, "forward");
     return;
   }
-  const weights = packConvWeights(rt, {
-    buffer: w.buffer,
+  const weights = packForwardWeights(rt, w.buffer, g);
+  forSampleChunks(rt, chunk, [x], [out], ([xs], [outs], samples) => {
+    const image = packImage(
+      rt,
+      { buffer: xs!.buffer, samples, channels: g.inChannels, height: g.height, width: g.width },
+      g.padding,
+    );
+    forwardFromImage(rt, outs!, image, weights, bias?.buffer ?? null, xs!.buffer, g, samples);
+    rt.releaseTexture(image);
+  });
+  rt.releaseTexture(weights);
+}
+
+/**
+ * out = conv2d(x, w) + bias where x is already packed (`packImage` with border p, all of `g`'s
+ * samples, as `groupNormForwardPacked` writes it): the register-tiled forward without its packing
+ * pass. The caller checks {@link forwardFits} for every sample; the image stays the caller's.
+ */
+export function conv2dFromImage(
+  rt: Runtime,
+  out: TensorRef,
+  image: GPUTexture,
+  w: TensorRef,
+  bias: TensorRef | null,
+  g: Conv2dGeometry,
+): void {
+  expectShape(out.shape, g.outShape, "conv2d output");
+  const weights = packForwardWeights(rt, w.buffer, g);
+  forwardFromImage(rt, out, image, weights, bias?.buffer ?? null, w.buffer, g, g.samples);
+  rt.releaseTexture(weights);
+}
+
+/** The forward's weights [Cout, Cin, k, k] as the GEMM's B. */
+function packForwardWeights(rt: Runtime, buffer: GPUBuffer, g: Conv2dGeometry): GPUTexture {
+  const { inChannels, kernel } = g;
+  return packConvWeights(rt, {
+    buffer,
     kernel,
     outCount: g.outChannels,
     outStride: inChannels * kernel * kernel,
@@ -146,32 +185,35 @@ export function conv2d(
     kxBase: 0,
     kxStep: 1,
   });
-  forSampleChunks(rt, chunk, [x], [out], ([xs], [outs], samples) => {
-    const image = packImage(
-      rt,
-      { buffer: xs!.buffer, samples, channels: inChannels, height: g.height, width: g.width },
-      padding,
-    );
-    registerTiled(rt, outs!, image, weights, bias?.buffer ?? null, xs!.buffer, {
-      samples,
-      latticeWidth: g.outWidth,
-      latticeHeight: g.outHeight,
-      channels: inChannels,
-      tapsY: kernel,
-      tapsX: kernel,
-      inputStride: g.stride,
-      inputX: 0,
-      inputY: 0,
-      outChannels: g.outChannels,
-      outStep: 1,
-      outX: 0,
-      outY: 0,
-      outWidth: g.outWidth,
-      outHeight: g.outHeight,
-    });
-    rt.releaseTexture(image);
+}
+
+function forwardFromImage(
+  rt: Runtime,
+  out: TensorRef,
+  image: GPUTexture,
+  weights: GPUTexture,
+  bias: GPUBuffer | null,
+  unbound: GPUBuffer,
+  g: Conv2dGeometry,
+  samples: number,
+): void {
+  registerTiled(rt, out, image, weights, bias, unbound, {
+    samples,
+    latticeWidth: g.outWidth,
+    latticeHeight: g.outHeight,
+    channels: g.inChannels,
+    tapsY: g.kernel,
+    tapsX: g.kernel,
+    inputStride: g.stride,
+    inputX: 0,
+    inputY: 0,
+    outChannels: g.outChannels,
+    outStep: 1,
+    outX: 0,
+    outY: 0,
+    outWidth: g.outWidth,
+    outHeight: g.outHeight,
   });
-  rt.releaseTexture(weights);
 }
 
 /** Geometry of one register-tiled conv dispatch (see the Params of `conv2d.wgsl.ts`). */

@@ -66,21 +66,8 @@ export function conv2dBackwardWeight(
 ): void {
   const g = conv2dGeometry(x.shape, dw.shape, null, options);
   expectShape(dy.shape, g.outShape, "conv2d weight-grad dy");
-  // The last texel of a dY row stands for up to three pixels past OW; the texture reaches their
-  // windows too (they meet dY's zeros).
-  const pixelTexels = texelsOf(g.outWidth);
-  const width = Math.max(g.width + 2 * g.padding, (4 * pixelTexels - 1) * g.stride + g.kernel);
-  const height = g.height + 2 * g.padding;
-  const fits = (n: number): boolean =>
-    fitsTexture(rt, g.outChannels, g.outHeight * pixelTexels, n) &&
-    fitsTexture(rt, width, height, n * texelsOf(g.inChannels)) && fitsLinear(rt, (n * dy.size) / g.samples) &&
-    fitsLinear(rt, (n * x.size) / g.samples) &&
-    fitsProduct(
-      rt,
-      g.outChannels,
-      4 * g.kernel * g.kernel * texelsOf(g.inChannels),
-      registerTiledPlan(g, n).slices,
-    );
+  const { width, height } = imageExtent(g);
+  const fits = (n: number): boolean => weightGradFits(rt, g, n);
   const chunk = family === "register-tiled" ? largestFitting(g.samples, fits) : 0;
   if (chunk === 0) workgroupTiled(rt, dw, dy, x, g);
   else if (chunk >= g.samples) {
@@ -98,6 +85,53 @@ export function conv2dBackwardWeight(
     reduceSum(rt, dw, { buffer: partials, shape: [chunks, dw.size], size: chunks * dw.size }, [0]);
     rt.release(partials);
   }
+}
+
+/**
+ * The packed image the register-tiled weight gradient reads: the padded input, wide enough for the
+ * windows of the last texel of a dY row, which stands for up to three pixels past OW (they meet
+ * dY's zeros). For a stride-1 convolution with k = 2p + 1 and W a multiple of 4 it is the forward's
+ * image, so `conv2dBackwardWeightFromImage` can take that.
+ */
+export function imageExtent(g: Conv2dGeometry): { width: number; height: number } {
+  const pixelTexels = texelsOf(g.outWidth);
+  return {
+    width: Math.max(g.width + 2 * g.padding, (4 * pixelTexels - 1) * g.stride + g.kernel),
+    height: g.height + 2 * g.padding,
+  };
+}
+
+/** Whether the register-tiled weight gradient runs `n` samples of `g` in one dispatch. */
+export function weightGradFits(rt: Runtime, g: Conv2dGeometry, n: number): boolean {
+  const pixelTexels = texelsOf(g.outWidth);
+  const { width, height } = imageExtent(g);
+  return fitsTexture(rt, g.outChannels, g.outHeight * pixelTexels, n) &&
+    fitsTexture(rt, width, height, n * texelsOf(g.inChannels)) &&
+    fitsLinear(rt, n * g.outChannels * g.outHeight * g.outWidth) &&
+    fitsLinear(rt, n * g.inChannels * g.height * g.width) &&
+    fitsProduct(
+      rt,
+      g.outChannels,
+      4 * g.kernel * g.kernel * texelsOf(g.inChannels),
+      registerTiledPlan(g, n).slices,
+    );
+}
+
+/**
+ * dw from dy and the forward input already packed by the caller (the image of
+ * {@link imageExtent}, all samples; e.g. `groupNormForwardPacked`'s): the register-tiled weight
+ * gradient without packing x again. The caller checks {@link weightGradFits} for every sample.
+ */
+export function conv2dBackwardWeightFromImage(
+  rt: Runtime,
+  dw: TensorRef,
+  dy: TensorRef,
+  image: GPUTexture,
+  g: Conv2dGeometry,
+): void {
+  expectShape(dy.shape, g.outShape, "conv2d weight-grad dy");
+  expectShape(dw.shape, [g.outChannels, g.inChannels, g.kernel, g.kernel], "conv2d weight gradient");
+  weightGradFromImage(rt, dw, dy, image, g, registerTiledPlan(g, g.samples));
 }
 
 /**
@@ -151,13 +185,6 @@ function registerTiled(
   width: number,
   height: number,
 ): void {
-  const gradOut = packPixels(rt, {
-    buffer: dy.buffer,
-    samples: g.samples,
-    channels: g.outChannels,
-    height: g.outHeight,
-    width: g.outWidth,
-  });
   const image = packImage(
     rt,
     { buffer: x.buffer, samples: g.samples, channels: g.inChannels, height: g.height, width: g.width },
@@ -165,6 +192,25 @@ function registerTiled(
     width,
     height,
   );
+  weightGradFromImage(rt, dw, dy, image, g, plan);
+  rt.releaseTexture(image);
+}
+
+function weightGradFromImage(
+  rt: Runtime,
+  dw: TensorRef,
+  dy: TensorRef,
+  image: GPUTexture,
+  g: Conv2dGeometry,
+  plan: RegisterTiledPlan,
+): void {
+  const gradOut = packPixels(rt, {
+    buffer: dy.buffer,
+    samples: g.samples,
+    channels: g.outChannels,
+    height: g.outHeight,
+    width: g.outWidth,
+  });
   const { channelSteps, pixelTexels, columns, totalRows, slices, sliceRows } = plan;
   const product = acquireProduct(rt, g.outChannels, columns, slices);
   rt.dispatch({
@@ -186,7 +232,6 @@ function registerTiled(
   });
   rt.releaseTexture(product.texture);
   rt.releaseTexture(gradOut);
-  rt.releaseTexture(image);
 }
 
 function workgroupTiled(rt: Runtime, dw: TensorRef, dy: TensorRef, x: TensorRef, g: Conv2dGeometry): void {

@@ -14,6 +14,7 @@ import {
   groupNormParamGradSource,
   type GroupNormVariant,
 } from "./group_norm.wgsl.ts";
+import { acquireImage, arrayView, fitsTexture } from "./pack.ts";
 import { lanesWithin, linearBindings, SOFTWARE_LOOP_LIMIT, useTextures } from "./staging.ts";
 
 /** The sizes a group-norm dispatch needs, derived from an NCHW shape and a group count. */
@@ -53,11 +54,12 @@ export function groupNormGeometry(
   return { samples, channels, groups, spatial };
 }
 
-function params(geometry: GroupNormGeometry, eps: number): Uniforms {
+function params(geometry: GroupNormGeometry, eps: number, width = 0, border = 0): Uniforms {
   const channelsPerGroup = geometry.channels / geometry.groups;
   return new Uniforms()
     .u32(channelsPerGroup * geometry.spatial, geometry.spatial, channelsPerGroup, geometry.groups)
-    .f32(eps);
+    .f32(eps)
+    .u32(width, border);
 }
 
 /** The kernel variant for x on `rt` writing `out`: staged operands on software adapters, texel loops when rows align. */
@@ -67,6 +69,7 @@ function variant(
   x: TensorRef,
   out: TensorRef,
   silu: boolean,
+  packed = false,
 ): GroupNormVariant {
   const texture = useTextures(rt, x.size);
   const aligned = geometry.spatial % 4 === 0 && out.buffer.size >= 4 * x.size;
@@ -88,13 +91,13 @@ function variant(
         }) need more loop iterations per thread than the software adapter runs (${SOFTWARE_LOOP_LIMIT}); use more groups`,
       );
     }
-    return { silu, texture, aligned, workgroup: 256 };
+    return { silu, texture, aligned, workgroup: 256, packed };
   }
-  return { silu, texture, aligned, workgroup };
+  return { silu, texture, aligned, workgroup, packed };
 }
 
 function key(v: GroupNormVariant): Record<string, boolean | number> {
-  return { silu: v.silu, texture: v.texture, aligned: v.aligned, workgroup: v.workgroup };
+  return { silu: v.silu, texture: v.texture, aligned: v.aligned, workgroup: v.workgroup, packed: v.packed };
 }
 
 /**
@@ -123,6 +126,61 @@ export function groupNormForward(
     workgroups: [geometry.samples * groups],
   });
   staged.release();
+}
+
+/**
+ * Whether {@link groupNormForwardPacked} takes x [N, C, H, W] on `rt`: H·W and W multiples of 4, a
+ * group whole channel quads, operands staged in textures and the image within the device's limits.
+ */
+export function groupNormPacks(
+  rt: Runtime,
+  xShape: readonly number[],
+  groups: number,
+  border: number,
+): boolean {
+  if (xShape.length !== 4) return false;
+  const [samples, channels, height, width] = xShape as [number, number, number, number];
+  return width % 4 === 0 && (channels / groups) % 4 === 0 &&
+    useTextures(rt, samples * channels * height * width) &&
+    fitsTexture(rt, width + 2 * border, height + 2 * border, samples * channels / 4);
+}
+
+/**
+ * {@link groupNormForward} writing y as the packed image a register-tiled convolution reads
+ * (`packImage` with `border`) instead of NCHW: a conv right after a norm skips its packing pass, and
+ * its weight gradient reuses the image. Returns the pooled texture (the caller releases it).
+ * @throws {DeviceError} when {@link groupNormPacks} is false
+ */
+export function groupNormForwardPacked(
+  rt: Runtime,
+  stats: TensorRef,
+  x: TensorRef,
+  gamma: TensorRef,
+  beta: TensorRef,
+  groups: number,
+  eps: number,
+  silu: boolean,
+  border: number,
+): GPUTexture {
+  const geometry = groupNormGeometry(x.shape, groups, gamma.shape, beta.shape);
+  if (!groupNormPacks(rt, x.shape, groups, border)) {
+    throw new DeviceError(
+      `groupNorm: x ${formatShape(x.shape)} with ${groups} groups cannot be written packed`,
+    );
+  }
+  expectShape([stats.size], [geometry.samples * groups * 2], "groupNorm statistics size");
+  const [samples, channels, height, width] = x.shape as [number, number, number, number];
+  const v = variant(rt, geometry, x, x, silu, true);
+  const image = acquireImage(rt, width + 2 * border, height + 2 * border, samples * channels / 4);
+  const staged = linearBindings(rt, v.texture, [x]);
+  rt.dispatch({
+    pipeline: rt.pipeline("groupnorm-forward", key(v), () => groupNormForwardSource(v)),
+    uniforms: params(geometry, eps, width, border),
+    bindings: [arrayView(image), stats.buffer, ...staged.bindings, gamma.buffer, beta.buffer],
+    workgroups: [geometry.samples * groups],
+  });
+  staged.release();
+  return image;
 }
 
 /**

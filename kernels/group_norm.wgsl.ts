@@ -32,6 +32,8 @@ struct Params {
   channelsPerGroup: u32, // C/G
   groups: u32,           // G
   eps: f32,
+  width: u32,            // W (packed output only)
+  border: u32,           // zero border of the packed output
 }
 @group(0) @binding(0) var<uniform> p: Params;
 `;
@@ -50,16 +52,27 @@ export interface GroupNormVariant {
   aligned: boolean;
   /** Threads per (sample, group) workgroup. */
   workgroup: number;
+  /**
+   * Forward only: write y as the packed image the register-tiled convolution reads (texels of four
+   * channels with a zero border, `packImageSource`) instead of NCHW. Needs `aligned`, W and C/G
+   * multiples of 4.
+   */
+  packed: boolean;
 }
 
 /**
  * y = γ·x̂ + β (then SiLU when `silu`), x̂ = (x − mean)·rstd. Writes `stats[2·(n·G + g)]` = mean and
  * `stats[2·(n·G + g) + 1]` = rstd. Dispatch N·G workgroups (x = n·G + g).
  */
-export function groupNormForwardSource({ silu, texture, aligned, workgroup }: GroupNormVariant): string {
+export function groupNormForwardSource(
+  { silu, texture, aligned, workgroup, packed }: GroupNormVariant,
+): string {
+  const output = packed
+    ? "var image: texture_storage_2d_array<rgba32float, write>"
+    : `var<storage, read_write> y: array<${aligned ? "vec4f" : "f32"}>`;
   return wgsl`
 ${params}
-@group(0) @binding(1) var<storage, read_write> y: array<${aligned ? "vec4f" : "f32"}>;
+@group(0) @binding(1) ${output};
 @group(0) @binding(2) var<storage, read_write> stats: array<f32>;
 ${linearOperand("x", 3, texture)}
 @group(0) @binding(4) var<storage, read> gamma: array<f32>;
@@ -135,6 +148,9 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
     stats[2u * slot + 1u] = rstd;
   }
 
+#if ${packed}
+${packedOutputLoop(silu)}
+#else
   // Channel-outer loop: γ and β are read once per channel (uniform loads), not once per element.
   let firstChannel = (slot % p.groups) * p.channelsPerGroup;
   for (var ch = 0u; ch < p.channelsPerGroup; ch++) {
@@ -160,8 +176,62 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
 #endif
     }
   }
+#endif
 }
 `;
+}
+
+/**
+ * The forward's output loop when y goes to the packed image: one pass per quad of channels reads
+ * four channel rows a texel (four pixels) at a time and stores four texels, one per pixel, each
+ * holding the quad's four channels (a 4 × 4 transpose in registers); then the quad's layer gets its
+ * zero border. C/G is a multiple of 4, so a group owns whole layers.
+ */
+function packedOutputLoop(silu: boolean): string {
+  const activate = (z: string): string => (silu ? `${z} / (1.0 + exp(-${z}))` : z);
+  return `
+  let firstChannel = (slot % p.groups) * p.channelsPerGroup;
+  let height = p.spatial / p.width;
+  let quadsPerRow = p.width / 4u;
+  let firstLayer = ((slot / p.groups) * p.groups * p.channelsPerGroup + firstChannel) / 4u;
+  let paddedWidth = p.width + 2u * p.border;
+  let edgeRows = 2u * p.border * paddedWidth;
+  for (var cq = 0u; cq < p.channelsPerGroup / 4u; cq++) {
+    let c = firstChannel + 4u * cq;
+    let scale = vec4f(gamma[c], gamma[c + 1u], gamma[c + 2u], gamma[c + 3u]) * rstd;
+    let shift = vec4f(beta[c], beta[c + 1u], beta[c + 2u], beta[c + 3u]) - groupMean * scale;
+    let row = (base + 4u * cq * p.spatial) / 4u;
+    let rowTexels = p.spatial / 4u;
+    let layer = firstLayer + cq;
+    for (var q = lane; q < rowTexels; q += WG) {
+      let z0 = fma(xTexel(row + q), vec4f(scale.x), vec4f(shift.x));
+      let z1 = fma(xTexel(row + rowTexels + q), vec4f(scale.y), vec4f(shift.y));
+      let z2 = fma(xTexel(row + 2u * rowTexels + q), vec4f(scale.z), vec4f(shift.z));
+      let z3 = fma(xTexel(row + 3u * rowTexels + q), vec4f(scale.w), vec4f(shift.w));
+      let v0 = ${activate("z0")};
+      let v1 = ${activate("z1")};
+      let v2 = ${activate("z2")};
+      let v3 = ${activate("z3")};
+      let at = vec2u(4u * (q % quadsPerRow) + p.border, q / quadsPerRow + p.border);
+      textureStore(image, at, layer, vec4f(v0.x, v1.x, v2.x, v3.x));
+      textureStore(image, at + vec2u(1u, 0u), layer, vec4f(v0.y, v1.y, v2.y, v3.y));
+      textureStore(image, at + vec2u(2u, 0u), layer, vec4f(v0.z, v1.z, v2.z, v3.z));
+      textureStore(image, at + vec2u(3u, 0u), layer, vec4f(v0.w, v1.w, v2.w, v3.w));
+    }
+    // The border: full rows above and below, then the side columns of the image's rows.
+    for (var i = lane; i < edgeRows + 2u * p.border * height; i += WG) {
+      var at: vec2u;
+      if (i < edgeRows) {
+        let r = i / paddedWidth;
+        at = vec2u(i % paddedWidth, select(height + r, r, r < p.border));
+      } else {
+        let j = i - edgeRows;
+        let side = j % (2u * p.border);
+        at = vec2u(select(p.width + side, side, side < p.border), j / (2u * p.border) + p.border);
+      }
+      textureStore(image, at, layer, vec4f());
+    }
+  }`;
 }
 
 /**

@@ -190,11 +190,16 @@ export function packImage(
 ): GPUTexture {
   const channelTexels = texelsOf(image.channels);
   const size: [number, number, number] = [width, height, image.samples * channelTexels];
-  const texture = acquirePacked(rt, ...size);
+  const texture = acquireImage(rt, ...size);
   const uniforms = new Uniforms().u32(width, height, image.channels, channelTexels)
     .u32(image.height, image.width, border);
   dispatchPack(rt, "pack-image", packImageSource, texture, size, uniforms, image.buffer, imageFloats(image));
   return texture;
+}
+
+/** A pooled texture for a packed image of `width` × `height` texels (border included) and `layers` layers. */
+export function acquireImage(rt: Runtime, width: number, height: number, layers: number): GPUTexture {
+  return acquirePacked(rt, width, height, layers);
 }
 
 /** How convolution weights [Cout, Cin, k, k] map onto the GEMM's B (see `packConvWeightsSource`). */

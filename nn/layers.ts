@@ -11,6 +11,7 @@ import { conv2d } from "./ops/conv2d.ts";
 import { linear } from "./ops/matmul.ts";
 import { groupNorm, groupNormSilu } from "./ops/group_norm.ts";
 import { dropout } from "./ops/dropout.ts";
+import { groupNormSiluConv2d } from "./ops/norm_conv2d.ts";
 
 /** How layers initialise their parameters. */
 export interface LayerContext {
@@ -55,10 +56,17 @@ export class Conv2d extends Module {
 
   /** Convolves an NCHW batch. */
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, {
-      stride: this.options.stride ?? 1,
-      padding: this.options.padding ?? (this.kernelSize - 1) / 2,
-    });
+    return conv2d(x, this.weight, this.bias, this.convOptions());
+  }
+
+  /** conv(SiLU(norm(x))), fused into one op (`nn/ops/norm_conv2d.ts`). */
+  forwardAfterNormSilu(norm: GroupNorm, x: Tensor): Tensor {
+    const { groups, weight: gamma, bias: beta } = norm;
+    return groupNormSiluConv2d(x, { groups, gamma, beta }, this.weight, this.bias, this.convOptions());
+  }
+
+  private convOptions(): { stride: number; padding: number } {
+    return { stride: this.options.stride ?? 1, padding: this.options.padding ?? (this.kernelSize - 1) / 2 };
   }
 }
 
@@ -129,9 +137,14 @@ export class Dropout extends Module {
     super();
   }
 
+  /** True when the forward returns its input unchanged (evaluation mode, or p = 0). */
+  get isIdentity(): boolean {
+    return !this.training || this.p === 0;
+  }
+
   /** Identity in eval mode or when p = 0. */
   forward(x: Tensor, options: ForwardOptions): Tensor {
-    if (!this.training || this.p === 0) return x;
+    if (this.isIdentity) return x;
     return dropout(x, this.p, options.dropoutSeed, this.stream);
   }
 }

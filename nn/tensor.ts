@@ -82,6 +82,7 @@ export class Tensor {
   /** Optional name used in messages and checkpoints. */
   name: string | undefined;
   private storage: Storage | null;
+  private releases: (() => void)[] | null = null;
 
   private constructor(storage: Storage, shape: readonly number[], options: TensorOptions = {}) {
     this.storage = storage;
@@ -156,6 +157,15 @@ export class Tensor {
     this.storage.unref();
     this.storage = null;
     this.node = null;
+    for (const release of this.releases?.splice(0) ?? []) release();
+  }
+
+  /**
+   * Runs `release` when this tensor is disposed: ties a resource that only its op's backward reads
+   * (a packed texture saved next to its statistics, say) to this tensor's lifetime.
+   */
+  onDispose(release: () => void): void {
+    (this.releases ??= []).push(release);
   }
 
   /** Takes this tensor out of every scope: the caller now owns it and must dispose it. */

@@ -53,6 +53,7 @@ export class Block extends Module {
 
   /** Applies the block. */
   forward(x: Tensor, options: ForwardOptions): Tensor {
+    if (this.drop.isIdentity) return this.conv.forwardAfterNormSilu(this.norm, x);
     return this.conv.forward(this.drop.forward(this.norm.forwardSilu(x), options));
   }
 }
@@ -114,7 +115,9 @@ export class ResnetBlock extends Module implements UNetLayer {
         : this.options.resample === "up"
         ? upsampleNearest2x(t)
         : t;
-    let h = this.conv1.forward(resample(this.norm1.forwardSilu(x)));
+    let h = this.options.resample
+      ? this.conv1.forward(resample(this.norm1.forwardSilu(x)))
+      : this.conv1.forwardAfterNormSilu(this.norm1, x);
     const projected = this.noiseProjection.forward(emb);
     h = add(h, reshape(projected, [projected.shape[0]!, this.options.outC, 1, 1]));
     h = this.block2.forward(h, options);

@@ -14,4 +14,5 @@ export * from "./dropout.ts";
 export * from "./encoding.ts";
 export * from "./random.ts";
 export * from "./conv2d.ts";
+export * from "./norm_conv2d.ts";
 export * from "./matmul.ts";
