@@ -20,6 +20,7 @@ import {
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { forSampleChunks, largestFitting } from "./sample_chunks.ts";
+import { acquireLinear, unstageLinear } from "./staging.ts";
 import { expectShape, type TensorRef } from "./shape_math.ts";
 import { gemmFamily } from "./variants.ts";
 
@@ -251,6 +252,29 @@ export function registerTiled(
   const pixels = c.samples * c.latticeHeight * c.latticeWidth;
   const channelSteps = texelsOf(c.channels);
   const taps = c.tapsY * c.tapsX;
+  const uniforms = (bands: number): Uniforms =>
+    new Uniforms()
+      .u32(pixels, c.latticeWidth, c.latticeHeight, channelSteps, Math.max(1, c.tapsX), taps)
+      .u32(c.inputStride, c.inputX, c.inputY, c.outChannels, bias ? 1 : 0, bands);
+  const operands = [arrayView(image), arrayView(weights), bias ?? unbound];
+  const workgroups = registerTiledGrid(pixels, c.outChannels, 1, "rows");
+  const floats = pixels * c.outChannels;
+  if (writesQuads(rt, c, floats)) {
+    const linear = acquireLinear(rt, floats);
+    rt.dispatch({
+      pipeline: rt.pipeline(
+        "conv2d",
+        { family: "register-tiled", store: "quads" },
+        () => conv2dSource("register-tiled", "rows", "quads"),
+      ),
+      uniforms: uniforms(0),
+      bindings: [linear.createView(), ...operands],
+      workgroups,
+    });
+    unstageLinear(rt, linear, out.buffer, floats);
+    rt.releaseTexture(linear);
+    return;
+  }
   const product = acquireProduct(rt, pixels, c.outChannels, 1);
   rt.dispatch({
     pipeline: rt.pipeline(
@@ -258,11 +282,9 @@ export function registerTiled(
       { family: "register-tiled" },
       () => conv2dSource("register-tiled", "rows"),
     ),
-    uniforms: new Uniforms()
-      .u32(pixels, c.latticeWidth, c.latticeHeight, channelSteps, Math.max(1, c.tapsX), taps)
-      .u32(c.inputStride, c.inputX, c.inputY, c.outChannels, bias ? 1 : 0, product.bands),
-    bindings: [arrayView(product.texture), arrayView(image), arrayView(weights), bias ?? unbound],
-    workgroups: registerTiledGrid(pixels, c.outChannels, 1, "rows"),
+    uniforms: uniforms(product.bands),
+    bindings: [arrayView(product.texture), ...operands],
+    workgroups,
   });
   rt.dispatch({
     pipeline: rt.pipeline("conv2d-place", {}, conv2dPlaceSource),
@@ -272,6 +294,15 @@ export function registerTiled(
     workgroups: placeGrid(pixels, c.outChannels, 1),
   });
   rt.releaseTexture(product.texture);
+}
+
+/**
+ * Whether the kernel writes `out` itself ("quads", see `conv2dSource`): the lattice is the whole
+ * output, its width a multiple of 4, and the output fits a linear texture.
+ */
+function writesQuads(rt: Runtime, c: ConvLattice, floats: number): boolean {
+  return c.outStep === 1 && c.outX === 0 && c.outY === 0 && c.latticeWidth === c.outWidth &&
+    c.latticeHeight === c.outHeight && c.outWidth % 4 === 0 && fitsLinear(rt, floats);
 }
 
 export function workgroupTiled(

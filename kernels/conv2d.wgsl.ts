@@ -23,21 +23,29 @@
 import {
   cTexelSource,
   type GemmFamily,
+  type GemmStore,
   type LaneAxis,
   PLACE_WORKGROUP,
   registerTiledMain,
   workgroupTiledMain,
 } from "./gemm.wgsl.ts";
+import { LINEAR_TEXELS } from "./staging.ts";
 import { wgsl } from "./wgsl.ts";
 
-/** Source of the conv2d forward/input-grad kernel of `family`. */
-export function conv2dSource(family: GemmFamily, lanes: LaneAxis): string {
+/**
+ * Source of the conv2d forward/input-grad kernel of `family`. The register-tiled kernel with the
+ * "quads" store writes its output itself, as NCHW texels of a linear texture (`staging.ts`) that is
+ * copied into the output buffer (a memcpy on lavapipe): no placing pass. It takes lattices that are
+ * the whole output (forward, and the input gradient of stride 1) with a width that is a multiple
+ * of 4, so four consecutive rows of C are four pixels of one image row: one texel per channel.
+ */
+export function conv2dSource(family: GemmFamily, lanes: LaneAxis, store: GemmStore = "texels"): string {
   return family === "register-tiled"
-    ? registerTiledHooks() + registerTiledMain(lanes)
+    ? registerTiledHooks(store) + registerTiledMain(lanes, store)
     : workgroupTiledHooks() + workgroupTiledMain();
 }
 
-function registerTiledHooks(): string {
+function registerTiledHooks(store: GemmStore): string {
   return wgsl`
 struct Params {
   pixels: u32,          // M: output pixels this dispatch writes (one stride phase for input-grad)
@@ -92,6 +100,27 @@ fn readB(col: BCol, seg: KSegment, i: u32, r: u32) -> vec4f {
 
 fn finish(row: ARow, col: BCol, value: vec4f) -> vec4f { return value + col.bias; }
 fn cBands() -> u32 { return p.bands; }
+
+#if ${store === "quads"}
+@group(0) @binding(1) var linearOut: texture_storage_2d<rgba32float, write>;
+
+fn storeLinear(t: u32, value: vec4f) {
+  textureStore(linearOut, vec2u(t % ${LINEAR_TEXELS}u, t / ${LINEAR_TEXELS}u), value);
+}
+
+// Pixels m … m+3 of one output row, channels 4n4 … 4n4+3: a 4 × 4 transpose into one texel per channel.
+fn storeQuad(m: u32, n4: u32, z: u32, c0: vec4f, c1: vec4f, c2: vec4f, c3: vec4f) {
+  if (m >= p.pixels) { return; }
+  let plane = p.latticeWidth * p.latticeHeight;
+  let channel = 4u * n4;
+  let first = ((m / plane * p.outChannels + channel) * plane + m % plane) / 4u;
+  let step = plane / 4u;
+  if (channel < p.outChannels) { storeLinear(first, vec4f(c0.x, c1.x, c2.x, c3.x)); }
+  if (channel + 1u < p.outChannels) { storeLinear(first + step, vec4f(c0.y, c1.y, c2.y, c3.y)); }
+  if (channel + 2u < p.outChannels) { storeLinear(first + 2u * step, vec4f(c0.z, c1.z, c2.z, c3.z)); }
+  if (channel + 3u < p.outChannels) { storeLinear(first + 3u * step, vec4f(c0.w, c1.w, c2.w, c3.w)); }
+}
+#endif
 `;
 }
 

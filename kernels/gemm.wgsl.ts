@@ -60,6 +60,13 @@ export const WORKGROUP_DEPTH = 16;
  */
 export type LaneAxis = "rows" | "cols";
 
+/**
+ * How a register-tiled body hands C over: "texels" stores C[m][4n4 …] into the product texture of
+ * {@link cTexelSource} for a pass that moves it to its place; "quads" gives the op's `storeQuad`
+ * hook four consecutive rows at once, so an op whose rows are pixels can write NCHW itself.
+ */
+export type GemmStore = "texels" | "quads";
+
 /** Workgroup counts of a register-tiled dispatch over an M × N output with `slices` z slices. */
 export function registerTiledGrid(
   rows: number,
@@ -146,9 +153,13 @@ function lines(count: number, line: (i: number) => string): string {
  * fn cBands() -> u32                                         layers of the output texture per slice
  * fn laneColBlocks() -> u32; fn laneSlices() -> u32         "cols" lanes only: blocks of COL_TEXELS
  *                                                            column texels, and slices
+ * fn storeQuad(m: u32, n4: u32, z: u32, c0: vec4f, … c3: vec4f)  "quads" store only: C[m + i][4n4 …]
+ *                                                            as ci, i = 0..3, m a multiple of 4
  * ```
- * The body declares C's texture at binding 1 (see {@link cTexelSource}); the hooks bind A, B and
- * anything else from binding 2. Reads past the edge of C's rows or columns may return anything
+ * With the "texels" store the body declares C's texture at binding 1 (see {@link cTexelSource});
+ * with "quads" the hooks declare their own output at binding 1 and receive C four rows at a time,
+ * which lets a convolution write NCHW texels (four pixels of one channel) itself. The hooks bind A,
+ * B and anything else from binding 2. Reads past the edge of C's rows or columns may return anything
  * (those outputs land outside the texture or are never moved to their place); reads past K must
  * return zeros in A or B (packing pads K with zeros).
  *
@@ -161,7 +172,7 @@ function lines(count: number, line: (i: number) => string): string {
  * (Carrying a K cursor struct from one iteration to the next instead was miscompiled on lavapipe:
  * the update was lost.)
  */
-export function registerTiledMain(lanes: LaneAxis): string {
+export function registerTiledMain(lanes: LaneAxis, store: GemmStore = "texels"): string {
   const rows = REGISTER_ROWS;
   const cols = REGISTER_COL_TEXELS;
   const tile = (f: (r: number, j: number) => string): string =>
@@ -183,8 +194,19 @@ export function registerTiledMain(lanes: LaneAxis): string {
         let a = readA(row${r}, seg, i);
         ${lines(cols, (j) => `acc${r}_${j} = ${chain(r, j)};`)}
       }`);
+  const finished = (r: number, j: number): string => `finish(row${r}, col${j}, acc${r}_${j})`;
+  const storeTile = store === "texels"
+    ? `let bands = cBands();
+  ${tile((r, j) => `storeC(m0 + ${r}u, n40 + ${j}u, z, bands, ${finished(r, j)});`)}`
+    : lines(rows / 4 * cols, (x) => {
+      const [r, j] = [4 * Math.floor(x / cols), x % cols];
+      const quad = [0, 1, 2, 3].map((i) => finished(r + i, j)).join(", ");
+      return `storeQuad(m0 + ${r}u, n40 + ${j}u, z, ${quad});`;
+    });
   return wgsl`
+#if ${store === "texels"}
 ${cTexelSource("write", 1)}
+#endif
 
 @compute @workgroup_size(${REGISTER_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -211,8 +233,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       ${accumulate}
     }
   }
-  let bands = cBands();
-  ${tile((r, j) => `storeC(m0 + ${r}u, n40 + ${j}u, z, bands, finish(row${r}, col${j}, acc${r}_${j}));`)}
+  ${storeTile}
 }
 `;
 }

@@ -164,6 +164,17 @@ export class Runtime {
     this.openEncoder().copyBufferToTexture(source, destination, size);
   }
 
+  /** Records a texture-to-buffer copy (ends the open compute pass); on lavapipe a memcpy. */
+  copyTextureToBuffer(
+    source: GPUTexelCopyTextureInfo,
+    destination: GPUTexelCopyBufferInfo,
+    size: GPUExtent3DDict,
+  ): void {
+    this.assertUsable();
+    this.closePass();
+    this.openEncoder().copyTextureToBuffer(source, destination, size);
+  }
+
   /** Submits the open batch (no wait). Buffers released during it become reusable afterwards. */
   flush(): void {
     this.closePass();

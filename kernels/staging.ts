@@ -88,7 +88,7 @@ export function useTextures(rt: Runtime, floats: number, out?: { buffer: GPUBuff
 export function stageLinear(rt: Runtime, buffer: GPUBuffer, floats: number): GPUTexture {
   const rows = Math.floor(floats / ROW_FLOATS);
   const tailFloats = floats - rows * ROW_FLOATS;
-  const texture = rt.acquireTexture(notPowerOfTwo(LINEAR_TEXELS), notPowerOfTwo(rowsOf(floats)));
+  const texture = acquireLinear(rt, floats);
   if (rows > 0) {
     rt.copyBufferToTexture(
       { buffer, bytesPerRow: ROW_FLOATS * 4, rowsPerImage: rows },
@@ -113,6 +113,36 @@ export function stageLinear(rt: Runtime, buffer: GPUBuffer, floats: number): GPU
     if (source !== buffer) rt.release(source);
   }
   return texture;
+}
+
+/** A pooled linear texture with room for `floats` floats, for a kernel to write (see {@link unstageLinear}). */
+export function acquireLinear(rt: Runtime, floats: number): GPUTexture {
+  return rt.acquireTexture(notPowerOfTwo(LINEAR_TEXELS), notPowerOfTwo(rowsOf(floats)));
+}
+
+/**
+ * Copies the first `floats` floats (a multiple of 4) of a linear texture into `buffer`: the way
+ * back of {@link stageLinear}, for kernels that write their output as linear texels.
+ */
+export function unstageLinear(rt: Runtime, texture: GPUTexture, buffer: GPUBuffer, floats: number): void {
+  const rows = Math.floor(floats / ROW_FLOATS);
+  const tailTexels = (floats - rows * ROW_FLOATS) / 4;
+  if (rows > 0) {
+    rt.copyTextureToBuffer({ texture }, { buffer, bytesPerRow: ROW_FLOATS * 4, rowsPerImage: rows }, {
+      width: LINEAR_TEXELS,
+      height: rows,
+    });
+  }
+  if (tailTexels > 0) {
+    rt.copyTextureToBuffer(
+      { texture, origin: { x: 0, y: rows } },
+      { buffer, offset: rows * ROW_FLOATS * 4 },
+      {
+        width: tailTexels,
+        height: 1,
+      },
+    );
+  }
 }
 
 /**

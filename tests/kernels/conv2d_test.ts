@@ -36,6 +36,11 @@ const cases: Case[] = [
   // 48 output channels pack into 12·k² texture layers: a multiple of 6, which wgpu's GL backend took for
   // a cube array (wrong input gradients on llvmpipe until the runtime stopped allocating such textures).
   { x: [2, 4, 4, 4], outChannels: 48, kernel: 3, stride: 1, padding: 1 },
+  // Output widths that are multiples of 4: the register-tiled kernel writes NCHW texels itself
+  // ("quads"), with channel counts past a multiple of 4, several tiles, and a strided forward.
+  { x: [2, 5, 6, 8], outChannels: 7, kernel: 3, stride: 1, padding: 1 },
+  { x: [3, 6, 12, 12], outChannels: 37, kernel: 3, stride: 1, padding: 1 },
+  { x: [2, 3, 8, 8], outChannels: 6, kernel: 3, stride: 2, padding: 1 },
 ];
 
 function upload(h: HostTensor): Tensor {
@@ -132,6 +137,34 @@ Deno.test(
       // The input-grad's dY (5 channels) fits whole; forward and weight-grad had to split x.
       const workgroupTiled = [...labels].filter((label) => label.includes("workgroup-tiled"));
       if (workgroupTiled.length > 0) throw new Error(`fell back to ${workgroupTiled.join(", ")}`);
+    });
+  },
+);
+
+Deno.test(
+  "conv2d writes outputs of widths that are multiples of 4 without a placing pass",
+  gpuTest,
+  async () => {
+    await withRuntime(async (rt) => {
+      const labels: string[] = [];
+      const dispatch = rt.dispatch.bind(rt);
+      rt.dispatch = (spec) => {
+        labels.push(spec.pipeline.label ?? "");
+        dispatch(spec);
+      };
+      await runCase(rt, "register-tiled", {
+        x: [2, 5, 6, 8],
+        outChannels: 7,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+      }, 3);
+      const convs = labels.filter((label) => label.startsWith("conv2d["));
+      // Forward and input-grad: both whole-output lattices of width 8.
+      if (convs.length !== 2 || !convs.every((label) => label.includes("quads"))) {
+        throw new Error(`expected two "quads" convolutions, got ${convs.join(", ")}`);
+      }
+      if (labels.includes("conv2d-place[]")) throw new Error("conv2d-place still ran");
     });
   },
 );
