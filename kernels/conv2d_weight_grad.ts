@@ -4,7 +4,11 @@
  * @module
  */
 import { type Conv2dGeometry, conv2dGeometry, type Conv2dOptions } from "./conv2d.ts";
-import { conv2dWeightGradPlaceSource, conv2dWeightGradSource } from "./conv2d_weight_grad.wgsl.ts";
+import {
+  conv2dWeightGradPlaceSource,
+  conv2dWeightGradSource,
+  type GradOutLayout,
+} from "./conv2d_weight_grad.wgsl.ts";
 import {
   type GemmFamily,
   placeGrid,
@@ -28,6 +32,7 @@ import { reduceSum } from "./reduce.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { forSampleChunks, largestFitting, sampleChunks } from "./sample_chunks.ts";
+import { stageLinear } from "./staging.ts";
 import { expectShape, type TensorRef } from "./shape_math.ts";
 import { gemmFamily } from "./variants.ts";
 
@@ -204,7 +209,9 @@ function weightGradFromImage(
   g: Conv2dGeometry,
   plan: RegisterTiledPlan,
 ): void {
-  const gradOut = packPixels(rt, {
+  // dY's NCHW texels are already rows of four pixels when OW is a multiple of 4.
+  const layout: GradOutLayout = g.outWidth % 4 === 0 ? "linear" : "packed";
+  const gradOut = layout === "linear" ? stageLinear(rt, dy.buffer, dy.size) : packPixels(rt, {
     buffer: dy.buffer,
     samples: g.samples,
     channels: g.outChannels,
@@ -216,12 +223,16 @@ function weightGradFromImage(
   rt.dispatch({
     pipeline: rt.pipeline(
       "conv2d-weight-grad",
-      { family: "register-tiled" },
-      () => conv2dWeightGradSource("register-tiled", "cols"),
+      { family: "register-tiled", gradOut: layout },
+      () => conv2dWeightGradSource("register-tiled", "cols", layout),
     ),
     uniforms: new Uniforms().u32(g.outChannels, channelSteps, g.inChannels, g.kernel, pixelTexels)
       .u32(g.outHeight, totalRows, sliceRows, g.stride, product.bands),
-    bindings: [arrayView(product.texture), arrayView(gradOut), arrayView(image)],
+    bindings: [
+      arrayView(product.texture),
+      layout === "linear" ? gradOut.createView() : arrayView(gradOut),
+      arrayView(image),
+    ],
     workgroups: registerTiledGrid(g.outChannels, columns, slices, "cols"),
   });
   rt.dispatch({

@@ -6,9 +6,11 @@
  * deterministic (register-tiled: `conv2dWeightGradPlaceSource`, which also moves dW into place;
  * workgroup-tiled: `reduceSum` over the partials).
  *
- * register-tiled: dY is packed as texels of four consecutive pixels of a row (`packPixels`), the
- * input as channel texels with a zero border (`packImage`); the columns run over
- * (ky, kx, channel texel), so `readB` is one `textureLoad` of four channels at a window tap.
+ * register-tiled: dY is read as texels of four consecutive pixels of a row, the input as channel
+ * texels with a zero border (`packImage`); the columns run over (ky, kx, channel texel), so `readB`
+ * is one `textureLoad` of four channels at a window tap. When OW is a multiple of 4 those dY texels
+ * are exactly NCHW's, so dY is only staged as a linear texture (a memcpy, `staging.ts`: "linear");
+ * otherwise `packPixels` pads each row to whole texels ("packed").
  * workgroup-tiled: both are read from their NCHW buffers, columns in dW's own (ci, ky, kx) order.
  * @module
  */
@@ -21,16 +23,25 @@ import {
   registerTiledMain,
   workgroupTiledMain,
 } from "./gemm.wgsl.ts";
+import { LINEAR_TEXELS } from "./staging.ts";
 import { wgsl } from "./wgsl.ts";
 
+/** How the register-tiled weight gradient reads dY (see the module doc). */
+export type GradOutLayout = "packed" | "linear";
+
 /** Source of the conv2d weight-gradient kernel of `family`. */
-export function conv2dWeightGradSource(family: GemmFamily, lanes: LaneAxis): string {
+export function conv2dWeightGradSource(
+  family: GemmFamily,
+  lanes: LaneAxis,
+  gradOut: GradOutLayout = "packed",
+): string {
   return family === "register-tiled"
-    ? registerTiledHooks() + registerTiledMain(lanes)
+    ? registerTiledHooks(gradOut) + registerTiledMain(lanes)
     : workgroupTiledHooks() + workgroupTiledMain();
 }
 
-function registerTiledHooks(): string {
+function registerTiledHooks(gradOut: GradOutLayout): string {
+  const linear = gradOut === "linear";
   return wgsl`
 struct Params {
   outChannels: u32,     // M = Cout
@@ -45,11 +56,16 @@ struct Params {
   bands: u32,           // layers of C's texture per slice
 }
 @group(0) @binding(0) var<uniform> p: Params;
+#if ${linear}
+@group(0) @binding(2) var gradOut: texture_2d<f32>;
+#else
 @group(0) @binding(2) var gradOut: texture_2d_array<f32>;
+#endif
 @group(0) @binding(3) var image: texture_2d_array<f32>;
 
-struct ARow { channel: u32 }
-fn aRow(m: u32, z: u32) -> ARow { return ARow(m); }
+// channel, and its first dY texel within a sample (linear).
+struct ARow { channel: u32, texel: u32 }
+fn aRow(m: u32, z: u32) -> ARow { return ARow(m, m * p.outHeight * p.pixelTexels); }
 // A column texel is four input channels at one kernel tap.
 struct BCol { tx: u32, ty: u32, c4: u32 }
 fn bCol(n4: u32, z: u32) -> BCol {
@@ -61,15 +77,26 @@ fn kRange(z: u32) -> vec2u {
   let begin = z * p.sliceRows;
   return vec2u(begin, min(begin + p.sliceRows, p.totalRows));
 }
+// row: the segment's first texel within a channel (packed) or within dY (linear).
 struct KSegment { steps: u32, sample: u32, row: u32, y: u32, layer: u32 }
 fn kSegment(s: u32, z: u32) -> KSegment {
   let sample = s / p.outHeight;
   let y = s % p.outHeight;
-  return KSegment(p.pixelTexels, sample, y * p.pixelTexels, y * p.inputStride, sample * p.channelSteps);
+#if ${linear}
+  let row = (sample * p.outChannels * p.outHeight + y) * p.pixelTexels;
+#else
+  let row = y * p.pixelTexels;
+#endif
+  return KSegment(p.pixelTexels, sample, row, y * p.inputStride, sample * p.channelSteps);
 }
 
 fn readA(row: ARow, seg: KSegment, i: u32) -> vec4f {
+#if ${linear}
+  let t = row.texel + seg.row + i;
+  return textureLoad(gradOut, vec2u(t % ${LINEAR_TEXELS}u, t / ${LINEAR_TEXELS}u), 0);
+#else
   return textureLoad(gradOut, vec2u(row.channel, seg.row + i), seg.sample, 0);
+#endif
 }
 
 // Pixel 4i + r of the row; its window's tap (tx, ty) in the image.
