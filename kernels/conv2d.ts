@@ -298,11 +298,11 @@ export function registerTiled(
 
 /**
  * Whether the kernel writes `out` itself ("quads", see `conv2dSource`): the lattice is the whole
- * output, its width a multiple of 4, and the output fits a linear texture.
+ * output, its plane (H·W) a multiple of 4, and the output fits a linear texture.
  */
 function writesQuads(rt: Runtime, c: ConvLattice, floats: number): boolean {
   return c.outStep === 1 && c.outX === 0 && c.outY === 0 && c.latticeWidth === c.outWidth &&
-    c.latticeHeight === c.outHeight && c.outWidth % 4 === 0 && fitsLinear(rt, floats);
+    c.latticeHeight === c.outHeight && (c.outWidth * c.outHeight) % 4 === 0 && fitsLinear(rt, floats);
 }
 
 export function workgroupTiled(

@@ -36,8 +36,9 @@ import { wgsl } from "./wgsl.ts";
  * Source of the conv2d forward/input-grad kernel of `family`. The register-tiled kernel with the
  * "quads" store writes its output itself, as NCHW texels of a linear texture (`staging.ts`) that is
  * copied into the output buffer (a memcpy on lavapipe): no placing pass. It takes lattices that are
- * the whole output (forward, and the input gradient of stride 1) with a width that is a multiple
- * of 4, so four consecutive rows of C are four pixels of one image row: one texel per channel.
+ * the whole output (forward, and the input gradient of stride 1) with H·W a multiple of 4, so four
+ * consecutive rows of C (from a multiple of 4) are four consecutive floats of each channel's NCHW
+ * plane: one texel per channel.
  */
 export function conv2dSource(family: GemmFamily, lanes: LaneAxis, store: GemmStore = "texels"): string {
   return family === "register-tiled"
@@ -108,7 +109,7 @@ fn storeLinear(t: u32, value: vec4f) {
   textureStore(linearOut, vec2u(t % ${LINEAR_TEXELS}u, t / ${LINEAR_TEXELS}u), value);
 }
 
-// Pixels m … m+3 of one output row, channels 4n4 … 4n4+3: a 4 × 4 transpose into one texel per channel.
+// Pixels m … m+3 of one sample's plane, channels 4n4 … 4n4+3: a 4 × 4 transpose into one texel per channel.
 fn storeQuad(m: u32, n4: u32, z: u32, c0: vec4f, c1: vec4f, c2: vec4f, c3: vec4f) {
   if (m >= p.pixels) { return; }
   let plane = p.latticeWidth * p.latticeHeight;

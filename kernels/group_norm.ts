@@ -129,8 +129,8 @@ export function groupNormForward(
 }
 
 /**
- * Whether {@link groupNormForwardPacked} takes x [N, C, H, W] on `rt`: H·W and W multiples of 4, a
- * group whole channel quads, operands staged in textures and the image within the device's limits.
+ * Whether {@link groupNormForwardPacked} takes x [N, C, H, W] on `rt`: H·W a multiple of 4, a group
+ * whole channel quads, operands staged in textures and the image within the device's limits.
  */
 export function groupNormPacks(
   rt: Runtime,
@@ -140,7 +140,7 @@ export function groupNormPacks(
 ): boolean {
   if (xShape.length !== 4) return false;
   const [samples, channels, height, width] = xShape as [number, number, number, number];
-  return width % 4 === 0 && (channels / groups) % 4 === 0 &&
+  return (height * width) % 4 === 0 && (channels / groups) % 4 === 0 &&
     useTextures(rt, samples * channels * height * width) &&
     fitsTexture(rt, width + 2 * border, height + 2 * border, samples * channels / 4);
 }

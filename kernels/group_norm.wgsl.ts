@@ -54,8 +54,8 @@ export interface GroupNormVariant {
   workgroup: number;
   /**
    * Forward only: write y as the packed image the register-tiled convolution reads (texels of four
-   * channels with a zero border, `packImageSource`) instead of NCHW. Needs `aligned`, W and C/G
-   * multiples of 4.
+   * channels with a zero border, `packImageSource`) instead of NCHW. Needs `aligned` (H·W a
+   * multiple of 4) and C/G a multiple of 4.
    */
   packed: boolean;
 }
@@ -212,11 +212,22 @@ function packedOutputLoop(silu: boolean): string {
       let v1 = ${activate("z1")};
       let v2 = ${activate("z2")};
       let v3 = ${activate("z3")};
-      let at = vec2u(4u * (q % quadsPerRow) + p.border, q / quadsPerRow + p.border);
-      textureStore(image, at, layer, vec4f(v0.x, v1.x, v2.x, v3.x));
-      textureStore(image, at + vec2u(1u, 0u), layer, vec4f(v0.y, v1.y, v2.y, v3.y));
-      textureStore(image, at + vec2u(2u, 0u), layer, vec4f(v0.z, v1.z, v2.z, v3.z));
-      textureStore(image, at + vec2u(3u, 0u), layer, vec4f(v0.w, v1.w, v2.w, v3.w));
+      // Pixels 4q … 4q+3 lie in one image row when W is a multiple of 4; else each finds its own.
+      var at0 = vec2u(4u * (q % quadsPerRow), q / quadsPerRow);
+      var at1 = at0 + vec2u(1u, 0u);
+      var at2 = at0 + vec2u(2u, 0u);
+      var at3 = at0 + vec2u(3u, 0u);
+      if (p.width % 4u != 0u) {
+        at0 = vec2u((4u * q) % p.width, (4u * q) / p.width);
+        at1 = vec2u((4u * q + 1u) % p.width, (4u * q + 1u) / p.width);
+        at2 = vec2u((4u * q + 2u) % p.width, (4u * q + 2u) / p.width);
+        at3 = vec2u((4u * q + 3u) % p.width, (4u * q + 3u) / p.width);
+      }
+      let border = vec2u(p.border);
+      textureStore(image, at0 + border, layer, vec4f(v0.x, v1.x, v2.x, v3.x));
+      textureStore(image, at1 + border, layer, vec4f(v0.y, v1.y, v2.y, v3.y));
+      textureStore(image, at2 + border, layer, vec4f(v0.z, v1.z, v2.z, v3.z));
+      textureStore(image, at3 + border, layer, vec4f(v0.w, v1.w, v2.w, v3.w));
     }
     // The border: full rows above and below, then the side columns of the image's rows.
     for (var i = lane; i < edgeRows + 2u * p.border * height; i += WG) {

@@ -5,8 +5,8 @@
  * convolution skips its packing pass, and the weight gradient reads the same image instead of
  * packing x again: two of the three packing passes of a block's convolution are gone.
  * Wherever the kernels cannot take that path (the GPU kernel family, strided or non-"same"
- * convolutions, widths or group sizes that are not multiples of 4, device limits) it is exactly
- * conv2d(groupNormSilu(x)).
+ * convolutions, planes or group sizes that are not multiples of 4, widths that are not when a
+ * backward will run, device limits) it is exactly conv2d(groupNormSilu(x)).
  * @module
  */
 import {
@@ -17,12 +17,16 @@ import {
   forwardFits,
 } from "../../kernels/conv2d.ts";
 import { conv2dBackwardInput } from "../../kernels/conv2d_input_grad.ts";
-import { conv2dBackwardWeightFromImage, weightGradFits } from "../../kernels/conv2d_weight_grad.ts";
+import {
+  conv2dBackwardWeightFromImage,
+  imageExtent,
+  weightGradFits,
+} from "../../kernels/conv2d_weight_grad.ts";
 import { groupNormBackward, groupNormForwardPacked, groupNormPacks } from "../../kernels/group_norm.ts";
 import { reduceSum } from "../../kernels/reduce.ts";
 import type { Runtime } from "../../kernels/runtime.ts";
 import { gemmFamily } from "../../kernels/variants.ts";
-import { record } from "../autodiff.ts";
+import { isGradEnabled, record } from "../autodiff.ts";
 import { getRuntime, Tensor } from "../tensor.ts";
 import { conv2d } from "./conv2d.ts";
 import { groupNormSilu } from "./group_norm.ts";
@@ -55,7 +59,8 @@ export function groupNormSiluConv2d(
   const eps = norm.eps ?? 1e-5;
   const g = conv2dGeometry(x.shape, weight.shape, bias?.shape ?? null, options);
   const rt = getRuntime();
-  if (!fuses(rt, x, groups, g)) {
+  const recording = isGradEnabled() && [x, gamma, beta, weight, bias].some((t) => t?.requiresGrad);
+  if (!fuses(rt, x, groups, g, recording)) {
     return conv2d(groupNormSilu(x, groups, gamma, beta, eps), weight, bias, options);
   }
   const stats = Tensor.empty([g.samples, groups, 2]);
@@ -98,9 +103,17 @@ export function groupNormSiluConv2d(
   return recorded;
 }
 
-/** Whether the fused path runs: register-tiled kernels, a stride-1 "same" convolution, fitting shapes. */
-function fuses(rt: Runtime, x: Tensor, groups: number, g: Conv2dGeometry): boolean {
+/**
+ * Whether the fused path runs: register-tiled kernels, a stride-1 "same" convolution, fitting shapes;
+ * and when a backward will run, the weight gradient's image must be the forward's (W a multiple of 4).
+ */
+function fuses(rt: Runtime, x: Tensor, groups: number, g: Conv2dGeometry, recording: boolean): boolean {
+  const sameImage = (): boolean => {
+    const { width, height } = imageExtent(g);
+    return width === g.width + 2 * g.padding && height === g.height + 2 * g.padding &&
+      weightGradFits(rt, g, g.samples);
+  };
   return gemmFamily(rt) === "register-tiled" && g.stride === 1 && g.kernel === 2 * g.padding + 1 &&
     groupNormPacks(rt, x.shape, groups, g.padding) && forwardFits(rt, g, g.samples) &&
-    weightGradFits(rt, g, g.samples);
+    (!recording || sameImage());
 }

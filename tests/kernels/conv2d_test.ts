@@ -41,6 +41,8 @@ const cases: Case[] = [
   { x: [2, 5, 6, 8], outChannels: 7, kernel: 3, stride: 1, padding: 1 },
   { x: [3, 6, 12, 12], outChannels: 37, kernel: 3, stride: 1, padding: 1 },
   { x: [2, 3, 8, 8], outChannels: 6, kernel: 3, stride: 2, padding: 1 },
+  // H·W a multiple of 4 with W not: "quads" texels run across image rows.
+  { x: [2, 5, 2, 6], outChannels: 5, kernel: 3, stride: 1, padding: 1 },
 ];
 
 function upload(h: HostTensor): Tensor {

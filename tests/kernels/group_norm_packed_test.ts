@@ -16,13 +16,13 @@ Deno.test(
   gpuTest,
   async () => {
     await withRuntime(async (rt) => {
-      for (
-        const [shape, groups, kernel] of [[[2, 8, 5, 8], 2, 3], [[1, 16, 4, 4], 4, 1], [
-          [2, 8, 3, 12],
-          1,
-          5,
-        ]] as const
-      ) {
+      // [x shape, groups, kernel]; the last has H·W a multiple of 4 but not W.
+      const cases = [[[2, 8, 5, 8], 2, 3], [[1, 16, 4, 4], 4, 1], [[2, 8, 3, 12], 1, 5], [
+        [2, 8, 2, 6],
+        2,
+        3,
+      ]] as const;
+      for (const [shape, groups, kernel] of cases) {
         const [n, c, h, w] = shape;
         const padding = (kernel - 1) / 2;
         const x = tensor([...shape], 1, -2, 3);
@@ -30,7 +30,10 @@ Deno.test(
         const beta = tensor([c], 3);
         const weight = tensor([3, c, kernel, kernel], 4);
         const g = conv2dGeometry(shape, weight.shape, null, { padding });
-        assert.deepEqual(imageExtent(g), { width: w + 2 * padding, height: h + 2 * padding });
+        // Widths that are multiples of 4 make the weight gradient's image the forward's.
+        if (w % 4 === 0) {
+          assert.deepEqual(imageExtent(g), { width: w + 2 * padding, height: h + 2 * padding });
+        }
         // A texture of the same size full of nonzero values goes back to the pool first, so the packed
         // forward most likely gets it back: its border must still read as zero padding.
         const dirty = tensor([n, c, h + 2 * padding, w + 2 * padding], 5, 1, 2);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backward } from "../../nn/autodiff.ts";
+import { backward, noGrad } from "../../nn/autodiff.ts";
 import { conv2d } from "../../nn/ops/conv2d.ts";
 import { groupNormSilu } from "../../nn/ops/group_norm.ts";
 import { groupNormSiluConv2d } from "../../nn/ops/norm_conv2d.ts";
@@ -17,6 +17,7 @@ const cases: [number[], number, number, number, boolean][] = [
   [[2, 16, 4, 4], 2, 6, 1, false], // 1×1 without bias: no border
   [[2, 6, 5, 7], 3, 4, 3, true], // odd width, 2 channels per group
   [[1, 12, 4, 8], 4, 3, 3, true], // 3 channels per group
+  [[2, 8, 2, 6], 2, 3, 3, true], // H·W a multiple of 4, W not: fused only without a backward
 ];
 
 function reference(
@@ -96,6 +97,33 @@ Deno.test(
       for (const [i, name] of ["x", "gamma", "beta", "weight", "bias"].entries()) {
         assertClose(await fused.grads[i]!.read(), await composed.grads[i]!.read(), 1e-5, `${name} gradient`);
       }
+      setGemmFamily(rt, null);
+    });
+  },
+);
+
+Deno.test(
+  "without a backward, groupNormSiluConv2d fuses planes of widths that are not multiples of 4",
+  gpuTest,
+  async () => {
+    await withRuntime(async (rt) => {
+      setGemmFamily(rt, "register-tiled");
+      const [x, gamma, beta, w, b] = [
+        randomHost([2, 8, 2, 6], 11, -1, 2),
+        randomHost([8], 12, 0.5, 1.5),
+        randomHost([8], 13),
+        randomHost([4, 8, 3, 3], 14),
+        randomHost([4], 15),
+      ].map((d) => Tensor.fromArray(Float32Array.from(d.data), d.shape));
+      const before = rt.counters().dispatches;
+      const fused = noGrad(() =>
+        groupNormSiluConv2d(x!, { groups: 2, gamma: gamma!, beta: beta! }, w!, b!, { padding: 1 })
+      );
+      const fusedDispatches = rt.counters().dispatches - before;
+      const middle = rt.counters().dispatches;
+      const composed = noGrad(() => conv2d(groupNormSilu(x!, 2, gamma!, beta!), w!, b!, { padding: 1 }));
+      assert.equal(fusedDispatches, rt.counters().dispatches - middle - 1);
+      assertClose(await fused.read(), await composed.read(), 1e-6, "output");
       setGemmFamily(rt, null);
     });
   },
