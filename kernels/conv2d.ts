@@ -19,6 +19,7 @@ import {
 } from "./pack.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
+import { conv2dPointwise, takesPointwise } from "./conv2d_pointwise.ts";
 import { forSampleChunks, largestFitting } from "./sample_chunks.ts";
 import { acquireLinear, unstageLinear } from "./staging.ts";
 import { expectShape, type TensorRef } from "./shape_math.ts";
@@ -132,6 +133,10 @@ export function conv2d(
 ): void {
   const g = conv2dGeometry(x.shape, w.shape, bias?.shape ?? null, options);
   expectShape(out.shape, g.outShape, "conv2d output");
+  if (family === "register-tiled" && takesPointwise(rt, g)) {
+    conv2dPointwise(rt, out, x, w, bias, g);
+    return;
+  }
   const chunk = family === "register-tiled" ? largestFitting(g.samples, (n) => forwardFits(rt, g, n)) : 0;
   if (chunk === 0) {
     workgroupTiled(rt, out, x, w, bias, g, "forward");

@@ -10,6 +10,7 @@ import {
   registerTiled,
   workgroupTiled,
 } from "./conv2d.ts";
+import { conv2dPointwiseInputGrad, takesPointwise } from "./conv2d_pointwise.ts";
 import type { GemmFamily } from "./gemm.wgsl.ts";
 import { fitsLinear, fitsProduct, fitsTexture, packConvWeights, packImage, texelsOf } from "./pack.ts";
 import type { Runtime } from "./runtime.ts";
@@ -31,6 +32,10 @@ export function conv2dBackwardInput(
 ): void {
   const g = conv2dGeometry(dx.shape, w.shape, null, options);
   expectShape(dy.shape, g.outShape, "conv2d input-grad dy");
+  if (family === "register-tiled" && takesPointwise(rt, g)) {
+    conv2dPointwiseInputGrad(rt, dx, dy, w, g);
+    return;
+  }
   const phases = inputGradPhases(g);
   // dY sits k − 1 texels in; the far border reaches every texel a phase reads.
   const border = g.kernel - 1;

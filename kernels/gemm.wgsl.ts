@@ -63,9 +63,10 @@ export type LaneAxis = "rows" | "cols";
 /**
  * How a register-tiled body hands C over: "texels" stores C[m][4n4 …] into the product texture of
  * {@link cTexelSource} for a pass that moves it to its place; "quads" gives the op's `storeQuad`
- * hook four consecutive rows at once, so an op whose rows are pixels can write NCHW itself.
+ * hook four consecutive rows at once, so an op whose rows are pixels can write NCHW itself; "op"
+ * calls the op's own `storeC`, for ops whose C texels already are their output's.
  */
-export type GemmStore = "texels" | "quads";
+export type GemmStore = "texels" | "quads" | "op";
 
 /** Workgroup counts of a register-tiled dispatch over an M × N output with `slices` z slices. */
 export function registerTiledGrid(
@@ -155,10 +156,11 @@ function lines(count: number, line: (i: number) => string): string {
  *                                                            column texels, and slices
  * fn storeQuad(m: u32, n4: u32, z: u32, c0: vec4f, … c3: vec4f)  "quads" store only: C[m + i][4n4 …]
  *                                                            as ci, i = 0..3, m a multiple of 4
+ * fn storeC(m: u32, n4: u32, z: u32, bands: u32, c: vec4f)  "op" store only, C[m][4n4 …]
  * ```
  * With the "texels" store the body declares C's texture at binding 1 (see {@link cTexelSource});
- * with "quads" the hooks declare their own output at binding 1 and receive C four rows at a time,
- * which lets a convolution write NCHW texels (four pixels of one channel) itself. The hooks bind A,
+ * with "quads" and "op" the hooks declare their own output at binding 1; "quads" receives C four rows
+ * at a time, which lets a convolution write NCHW texels (four pixels of one channel) itself. The hooks bind A,
  * B and anything else from binding 2. Reads past the edge of C's rows or columns may return anything
  * (those outputs land outside the texture or are never moved to their place); reads past K must
  * return zeros in A or B (packing pads K with zeros).
@@ -195,7 +197,7 @@ export function registerTiledMain(lanes: LaneAxis, store: GemmStore = "texels"):
         ${lines(cols, (j) => `acc${r}_${j} = ${chain(r, j)};`)}
       }`);
   const finished = (r: number, j: number): string => `finish(row${r}, col${j}, acc${r}_${j})`;
-  const storeTile = store === "texels"
+  const storeTile = store !== "quads"
     ? `let bands = cBands();
   ${tile((r, j) => `storeC(m0 + ${r}u, n40 + ${j}u, z, bands, ${finished(r, j)});`)}`
     : lines(rows / 4 * cols, (x) => {

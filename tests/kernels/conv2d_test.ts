@@ -43,6 +43,11 @@ const cases: Case[] = [
   { x: [2, 3, 8, 8], outChannels: 6, kernel: 3, stride: 2, padding: 1 },
   // H·W a multiple of 4 with W not: "quads" texels run across image rows.
   { x: [2, 5, 2, 6], outChannels: 5, kernel: 3, stride: 1, padding: 1 },
+  // 1×1 convolutions on planes of a multiple of 4 pixels run as pointwise GEMMs on NCHW texels:
+  // Cin a multiple of 4 or not, Cout past one register tile, several pixel blocks and samples.
+  { x: [3, 8, 6, 6], outChannels: 37, kernel: 1, stride: 1, padding: 0 },
+  { x: [2, 6, 4, 5], outChannels: 3, kernel: 1, stride: 1, padding: 0 },
+  { x: [2, 40, 16, 18], outChannels: 12, kernel: 1, stride: 1, padding: 0 },
 ];
 
 function upload(h: HostTensor): Tensor {
@@ -144,7 +149,7 @@ Deno.test(
 );
 
 Deno.test(
-  "conv2d writes outputs of widths that are multiples of 4 without a placing pass",
+  "conv2d at widths that are multiples of 4 runs without a placing pass or a dY packing pass",
   gpuTest,
   async () => {
     await withRuntime(async (rt) => {
@@ -172,3 +177,26 @@ Deno.test(
     });
   },
 );
+
+Deno.test("1×1 convolutions run as pointwise GEMMs without packing passes", gpuTest, async () => {
+  await withRuntime(async (rt) => {
+    const labels: string[] = [];
+    const dispatch = rt.dispatch.bind(rt);
+    rt.dispatch = (spec) => {
+      labels.push(spec.pipeline.label ?? "");
+      dispatch(spec);
+    };
+    await runCase(
+      rt,
+      "register-tiled",
+      { x: [2, 6, 4, 8], outChannels: 3, kernel: 1, stride: 1, padding: 0 },
+      5,
+    );
+    // Forward and input-grad are pointwise; the weight gradient packs x once.
+    const pointwise = labels.filter((label) => label.startsWith("conv2d-pointwise"));
+    const packs = labels.filter((label) => label.startsWith("pack-"));
+    if (pointwise.length !== 2 || packs.length !== 1) {
+      throw new Error(`expected 2 pointwise GEMMs and 1 packing pass, got ${labels.join(", ")}`);
+    }
+  });
+});
