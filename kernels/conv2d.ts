@@ -1,7 +1,9 @@
 /**
  * Dispatchers for conv2d forward (`conv2d.wgsl.ts`), the register-tiled and workgroup-tiled dispatches
  * the input gradient (`conv2d_input_grad.ts`) reuses, and the shape rules every conv2d kernel shares.
- * Zero padding, square kernels of any odd or even size, any stride.
+ * Zero padding, square kernels of any odd or even size, any stride. On the register-tiled family
+ * 1×1 convolutions go to `conv2d_pointwise.ts`, and `conv2dFromImage` takes an input its producer
+ * already packed (`nn/ops/norm_conv2d.ts`).
  * @module
  */
 import { formatShape, ShapeError } from "../base/errors.ts";

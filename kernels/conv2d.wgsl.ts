@@ -10,7 +10,8 @@
  * register-tiled: the image is packed as texels of four channels with a zero border
  * (`packImage`), so `readA` is one `textureLoad` at (x·stride + tx, y·stride + ty) of the window's
  * tap (tx, ty) with no bounds checks — padding reads the border. Weights are packed per call; the
- * bias is read once per column texel. `conv2dPlaceSource` moves C (pixels × channels) into NCHW.
+ * bias is read once per column texel. With the "quads" store (see `conv2dSource`) the kernel writes
+ * NCHW itself; otherwise `conv2dPlaceSource` moves C (pixels × channels) into NCHW.
  * Input-grad runs this same kernel once per stride phase (y mod s, x mod s): within a phase the
  * contributing kernel rows ky ≡ (y+p) mod s are fixed, so it is an ordinary stride-1 correlation
  * of dY with those taps flipped, written to every s-th output pixel — no multiplications by
