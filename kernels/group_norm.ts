@@ -54,12 +54,12 @@ export function groupNormGeometry(
   return { samples, channels, groups, spatial };
 }
 
-function params(geometry: GroupNormGeometry, eps: number, width = 0, border = 0): Uniforms {
+function params(geometry: GroupNormGeometry, eps: number, width = 0, border = 0, upscale = 1): Uniforms {
   const channelsPerGroup = geometry.channels / geometry.groups;
   return new Uniforms()
     .u32(channelsPerGroup * geometry.spatial, geometry.spatial, channelsPerGroup, geometry.groups)
     .f32(eps)
-    .u32(width, border);
+    .u32(width, border, upscale);
 }
 
 /** The kernel variant for x on `rt` writing `out`: staged operands on software adapters, texel loops when rows align. */
@@ -137,17 +137,18 @@ export function groupNormPacks(
   xShape: readonly number[],
   groups: number,
   border: number,
+  upscale: 1 | 2 = 1,
 ): boolean {
   if (xShape.length !== 4) return false;
   const [samples, channels, height, width] = xShape as [number, number, number, number];
   return (height * width) % 4 === 0 && (channels / groups) % 4 === 0 &&
     useTextures(rt, samples * channels * height * width) &&
-    fitsTexture(rt, width + 2 * border, height + 2 * border, samples * channels / 4);
+    fitsTexture(rt, upscale * width + 2 * border, upscale * height + 2 * border, samples * channels / 4);
 }
 
 /**
  * {@link groupNormForward} writing y as the packed image a register-tiled convolution reads
- * (`packImage` with `border`) instead of NCHW: a conv right after a norm skips its packing pass, and
+ * (`packImage` with `border`; upsampled ×2, nearest, when `upscale` is 2) instead of NCHW: a conv right after a norm skips its packing pass, and
  * its weight gradient reuses the image. Returns the pooled texture (the caller releases it).
  * @throws {DeviceError} when {@link groupNormPacks} is false
  */
@@ -161,9 +162,10 @@ export function groupNormForwardPacked(
   eps: number,
   silu: boolean,
   border: number,
+  upscale: 1 | 2 = 1,
 ): GPUTexture {
   const geometry = groupNormGeometry(x.shape, groups, gamma.shape, beta.shape);
-  if (!groupNormPacks(rt, x.shape, groups, border)) {
+  if (!groupNormPacks(rt, x.shape, groups, border, upscale)) {
     throw new DeviceError(
       `groupNorm: x ${formatShape(x.shape)} with ${groups} groups cannot be written packed`,
     );
@@ -171,11 +173,16 @@ export function groupNormForwardPacked(
   expectShape([stats.size], [geometry.samples * groups * 2], "groupNorm statistics size");
   const [samples, channels, height, width] = x.shape as [number, number, number, number];
   const v = variant(rt, geometry, x, x, silu, true);
-  const image = acquireImage(rt, width + 2 * border, height + 2 * border, samples * channels / 4);
+  const image = acquireImage(
+    rt,
+    upscale * width + 2 * border,
+    upscale * height + 2 * border,
+    samples * channels / 4,
+  );
   const staged = linearBindings(rt, v.texture, [x]);
   rt.dispatch({
     pipeline: rt.pipeline("groupnorm-forward", key(v), () => groupNormForwardSource(v)),
-    uniforms: params(geometry, eps, width, border),
+    uniforms: params(geometry, eps, width, border, upscale),
     bindings: [arrayView(image), stats.buffer, ...staged.bindings, gamma.buffer, beta.buffer],
     workgroups: [geometry.samples * groups],
   });

@@ -34,6 +34,7 @@ struct Params {
   eps: f32,
   width: u32,            // W (packed output only)
   border: u32,           // zero border of the packed output
+  upscale: u32,          // 1, or 2 for a nearest ×2 upsampling on the way (packed output only)
 }
 @group(0) @binding(0) var<uniform> p: Params;
 `;
@@ -54,8 +55,8 @@ export interface GroupNormVariant {
   workgroup: number;
   /**
    * Forward only: write y as the packed image the register-tiled convolution reads (texels of four
-   * channels with a zero border, `packImageSource`) instead of NCHW. Needs `aligned` (H·W a
-   * multiple of 4) and C/G a multiple of 4.
+   * channels with a zero border, `packImageSource`) instead of NCHW, optionally upsampled ×2
+   * (nearest). Needs `aligned` (H·W a multiple of 4) and C/G a multiple of 4.
    */
   packed: boolean;
 }
@@ -68,11 +69,20 @@ export function groupNormForwardSource(
   { silu, texture, aligned, workgroup, packed }: GroupNormVariant,
 ): string {
   const output = packed
-    ? "var image: texture_storage_2d_array<rgba32float, write>"
-    : `var<storage, read_write> y: array<${aligned ? "vec4f" : "f32"}>`;
+    ? `var image: texture_storage_2d_array<rgba32float, write>;
+
+// Pixel (x, y) of the normalised plane: its texel, or its 2 × 2 block when upsampling.
+fn storePixel(at: vec2u, layer: u32, value: vec4f) {
+  for (var dy = 0u; dy < p.upscale; dy++) {
+    for (var dx = 0u; dx < p.upscale; dx++) {
+      textureStore(image, at * p.upscale + vec2u(dx + p.border, dy + p.border), layer, value);
+    }
+  }
+}`
+    : `var<storage, read_write> y: array<${aligned ? "vec4f" : "f32"}>;`;
   return wgsl`
 ${params}
-@group(0) @binding(1) ${output};
+@group(0) @binding(1) ${output}
 @group(0) @binding(2) var<storage, read_write> stats: array<f32>;
 ${linearOperand("x", 3, texture)}
 @group(0) @binding(4) var<storage, read> gamma: array<f32>;
@@ -184,17 +194,22 @@ ${packedOutputLoop(silu)}
 /**
  * The forward's output loop when y goes to the packed image: one pass per quad of channels reads
  * four channel rows a texel (four pixels) at a time and stores four texels, one per pixel, each
- * holding the quad's four channels (a 4 × 4 transpose in registers); then the quad's layer gets its
- * zero border. C/G is a multiple of 4, so a group owns whole layers.
+ * holding the quad's four channels (a 4 × 4 transpose in registers), or each texel to its 2 × 2
+ * block when upsampling; then the quad's layer gets its zero border. C/G is a multiple of 4, so a
+ * group owns whole layers.
  */
 function packedOutputLoop(silu: boolean): string {
   const activate = (z: string): string => (silu ? `${z} / (1.0 + exp(-${z}))` : z);
+  const store = (at: string, value: string): string => `storePixel(${at}, layer, ${value});`;
   return `
   let firstChannel = (slot % p.groups) * p.channelsPerGroup;
   let height = p.spatial / p.width;
   let quadsPerRow = p.width / 4u;
   let firstLayer = ((slot / p.groups) * p.groups * p.channelsPerGroup + firstChannel) / 4u;
-  let paddedWidth = p.width + 2u * p.border;
+  // The image the convolution reads: the (upsampled) plane inside the border.
+  let innerWidth = p.width * p.upscale;
+  let innerHeight = height * p.upscale;
+  let paddedWidth = innerWidth + 2u * p.border;
   let edgeRows = 2u * p.border * paddedWidth;
   for (var cq = 0u; cq < p.channelsPerGroup / 4u; cq++) {
     let c = firstChannel + 4u * cq;
@@ -223,22 +238,21 @@ function packedOutputLoop(silu: boolean): string {
         at2 = vec2u((4u * q + 2u) % p.width, (4u * q + 2u) / p.width);
         at3 = vec2u((4u * q + 3u) % p.width, (4u * q + 3u) / p.width);
       }
-      let border = vec2u(p.border);
-      textureStore(image, at0 + border, layer, vec4f(v0.x, v1.x, v2.x, v3.x));
-      textureStore(image, at1 + border, layer, vec4f(v0.y, v1.y, v2.y, v3.y));
-      textureStore(image, at2 + border, layer, vec4f(v0.z, v1.z, v2.z, v3.z));
-      textureStore(image, at3 + border, layer, vec4f(v0.w, v1.w, v2.w, v3.w));
+      ${store("at0", "vec4f(v0.x, v1.x, v2.x, v3.x)")}
+      ${store("at1", "vec4f(v0.y, v1.y, v2.y, v3.y)")}
+      ${store("at2", "vec4f(v0.z, v1.z, v2.z, v3.z)")}
+      ${store("at3", "vec4f(v0.w, v1.w, v2.w, v3.w)")}
     }
     // The border: full rows above and below, then the side columns of the image's rows.
-    for (var i = lane; i < edgeRows + 2u * p.border * height; i += WG) {
+    for (var i = lane; i < edgeRows + 2u * p.border * innerHeight; i += WG) {
       var at: vec2u;
       if (i < edgeRows) {
         let r = i / paddedWidth;
-        at = vec2u(i % paddedWidth, select(height + r, r, r < p.border));
+        at = vec2u(i % paddedWidth, select(innerHeight + r, r, r < p.border));
       } else {
         let j = i - edgeRows;
         let side = j % (2u * p.border);
-        at = vec2u(select(p.width + side, side, side < p.border), j / (2u * p.border) + p.border);
+        at = vec2u(select(innerWidth + side, side, side < p.border), j / (2u * p.border) + p.border);
       }
       textureStore(image, at, layer, vec4f());
     }

@@ -59,10 +59,17 @@ export class Conv2d extends Module {
     return conv2d(x, this.weight, this.bias, this.convOptions());
   }
 
-  /** conv(SiLU(norm(x))), fused into one op (`nn/ops/norm_conv2d.ts`). */
-  forwardAfterNormSilu(norm: GroupNorm, x: Tensor): Tensor {
+  /** conv(SiLU(norm(x))), upsampled ×2 in between with `upsample`, fused into one op (`nn/ops/norm_conv2d.ts`). */
+  forwardAfterNormSilu(norm: GroupNorm, x: Tensor, upsample = false): Tensor {
     const { groups, weight: gamma, bias: beta } = norm;
-    return groupNormSiluConv2d(x, { groups, gamma, beta }, this.weight, this.bias, this.convOptions());
+    return groupNormSiluConv2d(
+      x,
+      { groups, gamma, beta },
+      this.weight,
+      this.bias,
+      this.convOptions(),
+      upsample,
+    );
   }
 
   private convOptions(): { stride: number; padding: number } {

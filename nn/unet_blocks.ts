@@ -115,9 +115,9 @@ export class ResnetBlock extends Module implements UNetLayer {
         : this.options.resample === "up"
         ? upsampleNearest2x(t)
         : t;
-    let h = this.options.resample
+    let h = this.options.resample === "down"
       ? this.conv1.forward(resample(this.norm1.forwardSilu(x)))
-      : this.conv1.forwardAfterNormSilu(this.norm1, x);
+      : this.conv1.forwardAfterNormSilu(this.norm1, x, this.options.resample === "up");
     const projected = this.noiseProjection.forward(emb);
     h = add(h, reshape(projected, [projected.shape[0]!, this.options.outC, 1, 1]));
     h = this.block2.forward(h, options);

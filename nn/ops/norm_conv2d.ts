@@ -24,12 +24,14 @@ import {
 } from "../../kernels/conv2d_weight_grad.ts";
 import { groupNormBackward, groupNormForwardPacked, groupNormPacks } from "../../kernels/group_norm.ts";
 import { reduceSum } from "../../kernels/reduce.ts";
+import { pool2x } from "../../kernels/shape.ts";
 import type { Runtime } from "../../kernels/runtime.ts";
 import { gemmFamily } from "../../kernels/variants.ts";
 import { isGradEnabled, record } from "../autodiff.ts";
 import { getRuntime, Tensor } from "../tensor.ts";
 import { conv2d } from "./conv2d.ts";
 import { groupNormSilu } from "./group_norm.ts";
+import { upsampleNearest2x } from "./shape.ts";
 
 /** The group norm in front of the convolution: groups, γ [C], β [C] and eps. */
 export interface GroupNormParams {
@@ -45,7 +47,8 @@ export interface GroupNormParams {
 
 /**
  * conv2d(SiLU(groupNorm(x, norm)), weight, bias, options), fused where the kernels allow (see the
- * module doc); the output is the convolution's.
+ * module doc); the output is the convolution's. With `upsample` the activation is upsampled ×2
+ * (nearest) before the convolution, as the paper-style UNet's up blocks do.
  * @throws {ShapeError} naming the shapes that do not fit, before any work is queued
  */
 export function groupNormSiluConv2d(
@@ -54,17 +57,22 @@ export function groupNormSiluConv2d(
   weight: Tensor,
   bias: Tensor | null,
   options: Conv2dOptions = {},
+  upsample = false,
 ): Tensor {
   const { groups, gamma, beta } = norm;
   const eps = norm.eps ?? 1e-5;
-  const g = conv2dGeometry(x.shape, weight.shape, bias?.shape ?? null, options);
+  const upscale = upsample ? 2 : 1;
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const convInput = x.shape.length === 4 ? [n, c, upscale * h, upscale * w] : x.shape;
+  const g = conv2dGeometry(convInput, weight.shape, bias?.shape ?? null, options);
   const rt = getRuntime();
   const recording = isGradEnabled() && [x, gamma, beta, weight, bias].some((t) => t?.requiresGrad);
-  if (!fuses(rt, x, groups, g, recording)) {
-    return conv2d(groupNormSilu(x, groups, gamma, beta, eps), weight, bias, options);
+  if (!fuses(rt, x, groups, g, upscale, recording)) {
+    const activated = groupNormSilu(x, groups, gamma, beta, eps);
+    return conv2d(upsample ? upsampleNearest2x(activated) : activated, weight, bias, options);
   }
   const stats = Tensor.empty([g.samples, groups, 2]);
-  const image = groupNormForwardPacked(rt, stats, x, gamma, beta, groups, eps, true, g.padding);
+  const image = groupNormForwardPacked(rt, stats, x, gamma, beta, groups, eps, true, g.padding, upscale);
   // The image is the saved activation: it lives as long as the statistics the backward also reads.
   stats.onDispose(() => rt.releaseTexture(image));
   const out = Tensor.empty(g.outShape);
@@ -81,8 +89,15 @@ export function groupNormSiluConv2d(
       reduceSum(rt, grads[4], gy, [0, 2, 3]);
     }
     if (needs[0] || needs[1] || needs[2]) {
-      const dh = Tensor.empty(x.shape);
+      let dh = Tensor.empty(convInput);
       conv2dBackwardInput(rt, dh, gy, weight, options);
+      if (upsample) {
+        // Each activation pixel fed a 2 × 2 block of the convolution's input: its gradient is their sum.
+        const summed = Tensor.empty(x.shape);
+        pool2x(rt, summed, dh, 1);
+        dh.dispose();
+        dh = summed;
+      }
       const norms = {
         dx: Tensor.empty(x.shape),
         dGamma: Tensor.empty(gamma.shape),
@@ -107,13 +122,20 @@ export function groupNormSiluConv2d(
  * Whether the fused path runs: register-tiled kernels, a stride-1 "same" convolution, fitting shapes;
  * and when a backward will run, the weight gradient's image must be the forward's (W a multiple of 4).
  */
-function fuses(rt: Runtime, x: Tensor, groups: number, g: Conv2dGeometry, recording: boolean): boolean {
+function fuses(
+  rt: Runtime,
+  x: Tensor,
+  groups: number,
+  g: Conv2dGeometry,
+  upscale: 1 | 2,
+  recording: boolean,
+): boolean {
   const sameImage = (): boolean => {
     const { width, height } = imageExtent(g);
     return width === g.width + 2 * g.padding && height === g.height + 2 * g.padding &&
       weightGradFits(rt, g, g.samples);
   };
   return gemmFamily(rt) === "register-tiled" && g.stride === 1 && g.kernel === 2 * g.padding + 1 &&
-    groupNormPacks(rt, x.shape, groups, g.padding) && forwardFits(rt, g, g.samples) &&
+    groupNormPacks(rt, x.shape, groups, g.padding, upscale) && forwardFits(rt, g, g.samples) &&
     (!recording || sameImage());
 }
