@@ -2,7 +2,8 @@
  * The runtime's memory pools: storage buffers in size buckets and textures by (size, format, layers).
  * Both hand out free objects before creating new ones, and take objects back in two steps — released
  * during a batch, reusable after that batch is submitted (`recycle()`), since recorded commands may still
- * read them. The texture pool keeps free textures up to a byte budget, dropping the oldest first.
+ * read them. The texture pool keeps free textures up to a byte budget, dropping the oldest first, and
+ * learns how far the budget falls short of a repeating working set (see {@link TexturePool.regrown}).
  * @module
  */
 import { DeviceError } from "../base/errors.ts";
@@ -100,6 +101,15 @@ export class TexturePool {
   private freeBytes = 0;
   private readonly bytesOf = new Map<GPUTexture, number>();
   private pending: GPUTexture[] = [];
+  /** Keys of textures the budget dropped that have not been asked for since. */
+  private readonly dropped = new Set<string>();
+  /**
+   * Bytes of textures created again after the budget had dropped one of the same key. Loops ask for
+   * the same shapes every iteration, and an oldest-first cache smaller than their working set misses
+   * on every one of them (a bundled-model training step recreated ~930 textures), so a budget that
+   * adds this converges on the working set of loops and stays small for shapes used once.
+   */
+  regrown = 0;
 
   /** A pool on `device`; `grew` runs after every texture it creates (peak tracking). */
   constructor(private readonly device: GPUDevice, private readonly grew: () => void) {}
@@ -110,7 +120,8 @@ export class TexturePool {
     // (array): bound as 2d-array, such a texture reads wrong texels (conv input gradients through 24, 48
     // or 96 channels were garbage on llvmpipe). One spare layer keeps every texture a plain 2D array.
     if (layers % 6 === 0) layers++;
-    const reused = this.free.get(textureKey(width, height, format, layers))?.pop();
+    const key = textureKey(width, height, format, layers);
+    const reused = this.free.get(key)?.pop();
     if (reused) {
       this.freeOrder.delete(reused);
       this.freeBytes -= this.bytesOf.get(reused)!;
@@ -126,6 +137,7 @@ export class TexturePool {
       (format === "rgba32float" ? 16 : format === "rgba16float" ? 8 : 4);
     this.bytesOf.set(texture, bytes);
     this.total += bytes;
+    if (this.dropped.delete(key)) this.regrown += bytes;
     this.grew();
     return texture;
   }
@@ -148,16 +160,19 @@ export class TexturePool {
     this.pending = [];
     for (const oldest of this.freeOrder) {
       if (this.freeBytes <= budget) break;
-      this.destroyFree(oldest);
+      this.dropped.add(this.destroyFree(oldest));
     }
   }
 
-  /** Destroys every free texture. */
+  /** Destroys every free texture and forgets what the budget learned. */
   trim(): void {
     for (const texture of [...this.freeOrder]) this.destroyFree(texture);
+    this.dropped.clear();
+    this.regrown = 0;
   }
 
-  private destroyFree(texture: GPUTexture): void {
+  /** Destroys a free texture and returns its key. */
+  private destroyFree(texture: GPUTexture): string {
     const key = textureKey(texture.width, texture.height, texture.format, texture.depthOrArrayLayers);
     const list = this.free.get(key)!;
     list.splice(list.indexOf(texture), 1);
@@ -168,5 +183,6 @@ export class TexturePool {
     this.total -= bytes;
     this.bytesOf.delete(texture);
     texture.destroy();
+    return key;
   }
 }

@@ -180,7 +180,9 @@ export class Runtime {
     this.batchDispatches = 0;
     this.batchLabels = new Set();
     this.buffers.recycle();
-    this.textures.recycle(this.textureCacheBytes ?? 4 * 2 ** 20 + this.persistentTotal / 16);
+    this.textures.recycle(
+      this.textureCacheBytes ?? 4 * 2 ** 20 + this.persistentTotal / 16 + this.textures.regrown,
+    );
   }
 
   /** Submits everything and waits until the GPU has finished it; rethrows any deferred device error. */
