@@ -4,6 +4,9 @@
  * during a batch, reusable after that batch is submitted (`recycle()`), since recorded commands may still
  * read them. The texture pool keeps free textures up to a byte budget, dropping the oldest first, and
  * learns how far the budget falls short of a repeating working set (see {@link TexturePool.regrown}).
+ * Of the free objects that fit, both hand out the one created first: which objects a sequence of
+ * requests gets then depends only on which are free, not on the order earlier work released them, so a
+ * loop gets the same objects every iteration and the runtime's cached bind groups keep matching.
  * @module
  */
 import { DeviceError } from "../base/errors.ts";
@@ -46,7 +49,7 @@ export class BufferPool {
     if (buffer) {
       this.pooled -= size;
     } else {
-      buffer = this.device.createBuffer({ size, usage: USAGE_POOLED });
+      buffer = numbered(this.device.createBuffer({ size, usage: USAGE_POOLED }));
       this.sizeOf.set(buffer, size);
     }
     this.live += size;
@@ -65,12 +68,15 @@ export class BufferPool {
 
   /** After a submit: buffers released before it become reusable. */
   recycle(): void {
+    const grown = new Set<GPUBuffer[]>();
     for (const buffer of this.pending) {
       const size = this.sizeOf.get(buffer)!;
       let list = this.free.get(size);
       if (!list) this.free.set(size, list = []);
       list.push(buffer);
+      grown.add(list);
     }
+    sortNewestFirst(grown);
     this.pending = [];
   }
 
@@ -85,6 +91,21 @@ export class BufferPool {
     }
     this.free.clear();
   }
+}
+
+/** Creation order of pooled objects. */
+const serials = new WeakMap<GPUBuffer | GPUTexture, number>();
+let nextSerial = 0;
+
+/** Numbers `object` as the next one created. */
+function numbered<T extends GPUBuffer | GPUTexture>(object: T): T {
+  serials.set(object, nextSerial++);
+  return object;
+}
+
+/** Orders free lists newest first, so `pop()` hands out the oldest. */
+function sortNewestFirst(lists: Iterable<(GPUBuffer | GPUTexture)[]>): void {
+  for (const list of lists) list.sort((a, b) => serials.get(b)! - serials.get(a)!);
 }
 
 function textureKey(width: number, height: number, format: string, layers: number): string {
@@ -127,12 +148,12 @@ export class TexturePool {
       this.freeBytes -= this.bytesOf.get(reused)!;
       return reused;
     }
-    const texture = this.device.createTexture({
+    const texture = numbered(this.device.createTexture({
       size: { width, height, depthOrArrayLayers: layers },
       format,
       usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST |
         GPUTextureUsage.COPY_SRC,
-    });
+    }));
     const bytes = width * height * layers *
       (format === "rgba32float" ? 16 : format === "rgba16float" ? 8 : 4);
     this.bytesOf.set(texture, bytes);
@@ -149,14 +170,17 @@ export class TexturePool {
 
   /** After a submit: textures released before it become reusable; the oldest go beyond `budget` bytes. */
   recycle(budget: number): void {
+    const grown = new Set<GPUTexture[]>();
     for (const texture of this.pending) {
       const key = textureKey(texture.width, texture.height, texture.format, texture.depthOrArrayLayers);
       let list = this.free.get(key);
       if (!list) this.free.set(key, list = []);
       list.push(texture);
+      grown.add(list);
       this.freeOrder.add(texture);
       this.freeBytes += this.bytesOf.get(texture)!;
     }
+    sortNewestFirst(grown);
     this.pending = [];
     for (const oldest of this.freeOrder) {
       if (this.freeBytes <= budget) break;
