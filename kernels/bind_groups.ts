@@ -36,6 +36,9 @@ export function createBindGroup(
   return device.createBindGroup({ layout, entries });
 }
 
+/** Written slots at most this many bytes apart are uploaded in one write. */
+const MERGE_GAP = 16 * 1024;
+
 /** A cached bind group and its uniform slot. */
 interface CachedGroup {
   group: GPUBindGroup;
@@ -62,8 +65,8 @@ export class BindGroupCache {
   private used = 0;
   private batch = 0;
   private full = false;
-  private dirtyStart = BindGroupCache.BYTES;
-  private dirtyEnd = 0;
+  /** Byte ranges of the slots written since the last upload. */
+  private dirty: [number, number][] = [];
 
   /**
    * @param device the device that creates the bind groups
@@ -109,19 +112,21 @@ export class BindGroupCache {
     return group;
   }
 
-  /** Uploads the slots written since the last upload; call right before the submit. */
+  /**
+   * Uploads the slots written since the last upload; call right before the submit. Slots closer than
+   * `MERGE_GAP` bytes go in one write (a write costs more than copying that many unchanged bytes).
+   */
   upload(queue: GPUQueue): void {
-    if (this.dirtyEnd > this.dirtyStart) {
-      queue.writeBuffer(
-        this.buffer,
-        this.dirtyStart,
-        this.staging,
-        this.dirtyStart,
-        this.dirtyEnd - this.dirtyStart,
-      );
+    const ranges = this.dirty.sort((a, b) => a[0] - b[0]);
+    for (let i = 0; i < ranges.length;) {
+      const start = ranges[i]![0];
+      let end = ranges[i]![1];
+      for (i++; i < ranges.length && ranges[i]![0] <= end + MERGE_GAP; i++) {
+        end = Math.max(end, ranges[i]![1]);
+      }
+      queue.writeBuffer(this.buffer, start, this.staging, start, end - start);
     }
-    this.dirtyStart = BindGroupCache.BYTES;
-    this.dirtyEnd = 0;
+    this.dirty = [];
   }
 
   /** Starts the next batch (after the submit); empties the cache if it ran out of slots. */
@@ -153,10 +158,9 @@ export class BindGroupCache {
     return true;
   }
 
-  /** Extends the range the next upload writes. */
+  /** Adds a byte range to the next upload. */
   private markDirty(start: number, end: number): void {
-    this.dirtyStart = Math.min(this.dirtyStart, start);
-    this.dirtyEnd = Math.max(this.dirtyEnd, end);
+    this.dirty.push([start, end]);
   }
 
   /** A number per object, never reused. */
