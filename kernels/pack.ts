@@ -8,6 +8,7 @@ import { C_BAND_ROWS } from "./gemm.wgsl.ts";
 import type { Runtime } from "./runtime.ts";
 import { Uniforms } from "./runtime.ts";
 import { fitsLinear, notPowerOfTwo, stageLinear } from "./staging.ts";
+import { arrayView, plainView } from "./texture_views.ts";
 import {
   PACK_SIDE,
   packConvWeightsSource,
@@ -16,16 +17,12 @@ import {
   packPixelsSource,
 } from "./pack.wgsl.ts";
 
+export { arrayView } from "./texture_views.ts";
 export { fitsLinear };
 
 /** Texels needed for `n` floats packed four to a texel. */
 export function texelsOf(n: number): number {
   return Math.ceil(n / 4);
-}
-
-/** The view every packed operand is bound through (`texture_2d_array<f32>`). */
-export function arrayView(texture: GPUTexture): GPUTextureView {
-  return texture.createView({ dimension: "2d-array" });
 }
 
 /** A pooled array texture of at least the given size, with sizes that are not powers of two. */
@@ -87,7 +84,7 @@ function dispatchPack(
   rt.dispatch({
     pipeline: rt.pipeline(name, {}, source),
     uniforms,
-    bindings: [arrayView(texture), staged.createView()],
+    bindings: [arrayView(texture), plainView(staged)],
     workgroups: [Math.ceil(x / PACK_SIDE), Math.ceil(y / PACK_SIDE), layers],
   });
   rt.releaseTexture(staged);

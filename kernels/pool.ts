@@ -2,7 +2,11 @@
  * The runtime's memory pools: storage buffers in size buckets and textures by (size, format, layers).
  * Both hand out free objects before creating new ones, and take objects back in two steps — released
  * during a batch, reusable after that batch is submitted (`recycle()`), since recorded commands may still
- * read them. The texture pool keeps free textures up to a byte budget, dropping the oldest first.
+ * read them. The texture pool keeps free textures up to a byte budget, dropping the oldest first, and
+ * learns how far the budget falls short of a repeating working set (see {@link TexturePool.regrown}).
+ * Of the free objects that fit, both hand out the one created first: which objects a sequence of
+ * requests gets then depends only on which are free, not on the order earlier work released them, so a
+ * loop gets the same objects every iteration and the runtime's cached bind groups keep matching.
  * @module
  */
 import { DeviceError } from "../base/errors.ts";
@@ -45,7 +49,7 @@ export class BufferPool {
     if (buffer) {
       this.pooled -= size;
     } else {
-      buffer = this.device.createBuffer({ size, usage: USAGE_POOLED });
+      buffer = numbered(this.device.createBuffer({ size, usage: USAGE_POOLED }));
       this.sizeOf.set(buffer, size);
     }
     this.live += size;
@@ -64,12 +68,15 @@ export class BufferPool {
 
   /** After a submit: buffers released before it become reusable. */
   recycle(): void {
+    const grown = new Set<GPUBuffer[]>();
     for (const buffer of this.pending) {
       const size = this.sizeOf.get(buffer)!;
       let list = this.free.get(size);
       if (!list) this.free.set(size, list = []);
       list.push(buffer);
+      grown.add(list);
     }
+    sortNewestFirst(grown);
     this.pending = [];
   }
 
@@ -86,6 +93,21 @@ export class BufferPool {
   }
 }
 
+/** Creation order of pooled objects. */
+const serials = new WeakMap<GPUBuffer | GPUTexture, number>();
+let nextSerial = 0;
+
+/** Numbers `object` as the next one created. */
+function numbered<T extends GPUBuffer | GPUTexture>(object: T): T {
+  serials.set(object, nextSerial++);
+  return object;
+}
+
+/** Orders free lists newest first, so `pop()` hands out the oldest. */
+function sortNewestFirst(lists: Iterable<(GPUBuffer | GPUTexture)[]>): void {
+  for (const list of lists) list.sort((a, b) => serials.get(b)! - serials.get(a)!);
+}
+
 function textureKey(width: number, height: number, format: string, layers: number): string {
   return `${width}x${height}x${layers}:${format}`;
 }
@@ -100,6 +122,15 @@ export class TexturePool {
   private freeBytes = 0;
   private readonly bytesOf = new Map<GPUTexture, number>();
   private pending: GPUTexture[] = [];
+  /** Keys of textures the budget dropped that have not been asked for since. */
+  private readonly dropped = new Set<string>();
+  /**
+   * Bytes of textures created again after the budget had dropped one of the same key. Loops ask for
+   * the same shapes every iteration, and an oldest-first cache smaller than their working set misses
+   * on every one of them (a bundled-model training step recreated ~930 textures), so a budget that
+   * adds this converges on the working set of loops and stays small for shapes used once.
+   */
+  regrown = 0;
 
   /** A pool on `device`; `grew` runs after every texture it creates (peak tracking). */
   constructor(private readonly device: GPUDevice, private readonly grew: () => void) {}
@@ -110,22 +141,24 @@ export class TexturePool {
     // (array): bound as 2d-array, such a texture reads wrong texels (conv input gradients through 24, 48
     // or 96 channels were garbage on llvmpipe). One spare layer keeps every texture a plain 2D array.
     if (layers % 6 === 0) layers++;
-    const reused = this.free.get(textureKey(width, height, format, layers))?.pop();
+    const key = textureKey(width, height, format, layers);
+    const reused = this.free.get(key)?.pop();
     if (reused) {
       this.freeOrder.delete(reused);
       this.freeBytes -= this.bytesOf.get(reused)!;
       return reused;
     }
-    const texture = this.device.createTexture({
+    const texture = numbered(this.device.createTexture({
       size: { width, height, depthOrArrayLayers: layers },
       format,
       usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST |
         GPUTextureUsage.COPY_SRC,
-    });
+    }));
     const bytes = width * height * layers *
       (format === "rgba32float" ? 16 : format === "rgba16float" ? 8 : 4);
     this.bytesOf.set(texture, bytes);
     this.total += bytes;
+    if (this.dropped.delete(key)) this.regrown += bytes;
     this.grew();
     return texture;
   }
@@ -137,27 +170,33 @@ export class TexturePool {
 
   /** After a submit: textures released before it become reusable; the oldest go beyond `budget` bytes. */
   recycle(budget: number): void {
+    const grown = new Set<GPUTexture[]>();
     for (const texture of this.pending) {
       const key = textureKey(texture.width, texture.height, texture.format, texture.depthOrArrayLayers);
       let list = this.free.get(key);
       if (!list) this.free.set(key, list = []);
       list.push(texture);
+      grown.add(list);
       this.freeOrder.add(texture);
       this.freeBytes += this.bytesOf.get(texture)!;
     }
+    sortNewestFirst(grown);
     this.pending = [];
     for (const oldest of this.freeOrder) {
       if (this.freeBytes <= budget) break;
-      this.destroyFree(oldest);
+      this.dropped.add(this.destroyFree(oldest));
     }
   }
 
-  /** Destroys every free texture. */
+  /** Destroys every free texture and forgets what the budget learned. */
   trim(): void {
     for (const texture of [...this.freeOrder]) this.destroyFree(texture);
+    this.dropped.clear();
+    this.regrown = 0;
   }
 
-  private destroyFree(texture: GPUTexture): void {
+  /** Destroys a free texture and returns its key. */
+  private destroyFree(texture: GPUTexture): string {
     const key = textureKey(texture.width, texture.height, texture.format, texture.depthOrArrayLayers);
     const list = this.free.get(key)!;
     list.splice(list.indexOf(texture), 1);
@@ -168,5 +207,6 @@ export class TexturePool {
     this.total -= bytes;
     this.bytesOf.delete(texture);
     texture.destroy();
+    return key;
   }
 }

@@ -1,12 +1,14 @@
 /**
  * The WebGPU runtime every kernel dispatches through: a device with the adapter's real limits, command
  * batching with one open encoder, readback, and memory/traffic counters; the pipeline cache
- * (`pipelines.ts`), the uniform arena (`uniforms.ts`) and the buffer and texture pools (`pool.ts`) are its parts.
+ * (`pipelines.ts`), the bind group cache (`bind_groups.ts`), the uniform arena (`uniforms.ts`) and the buffer
+ * and texture pools (`pool.ts`) are its parts.
  *
  * Design (after ONNX Runtime Web's gpu-data-manager / program-manager and jax-js's WebGPU backend):
  * - Every kernel binds its parameters as a uniform struct at `@binding(0)` and its operands at
- *   `@binding(1..n)` in the order the TypeScript passes them. Parameters of all dispatches in a batch
- *   are staged in one CPU arena and written with a single `queue.writeBuffer` right before the submit.
+ *   `@binding(1..n)` in the order the TypeScript passes them. Bind groups are kept per (pipeline,
+ *   operands) with a parameter slot each; parameters are staged on the CPU and written with one
+ *   `queue.writeBuffer` per buffer right before the submit.
  * - Dispatches are recorded into one open compute pass and submitted every `flushEvery` dispatches,
  *   on readback, or on `sync()`. Nothing waits on the GPU except `read()` and `sync()`, because in
  *   Deno each GPU→CPU round trip costs ~11 ms.
@@ -22,6 +24,7 @@ import { BufferPool, MIN_BUFFER_BYTES, TexturePool, USAGE_POOLED } from "./pool.
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
 import { UniformArena, Uniforms } from "./uniforms.ts";
 import { PipelineCache } from "./pipelines.ts";
+import { BindGroupCache, createBindGroup } from "./bind_groups.ts";
 
 export { Uniforms };
 export { bucketBytes } from "./pool.ts";
@@ -49,6 +52,7 @@ export class Runtime {
   private batchDispatches = 0;
   private batchLabels = new Set<string>();
   private readonly uniforms: UniformArena;
+  private readonly bindGroups: BindGroupCache;
 
   private profiler: KernelProfiler | null = null;
   private readonly errorChecks: Promise<void>[] = [];
@@ -71,9 +75,12 @@ export class Runtime {
     this.textureCacheBytes = options.textureCacheBytes ?? null;
     this.buffers = new BufferPool(device, () => this.updatePeaks());
     this.textures = new TexturePool(device, () => this.updatePeaks());
-    this.uniforms = new UniformArena(
-      this.createPersistentBuffer(UniformArena.BYTES, "uniform-arena"),
-      Math.max(256, device.limits.minUniformBufferOffsetAlignment),
+    const align = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
+    this.uniforms = new UniformArena(this.createPersistentBuffer(UniformArena.BYTES, "uniform-arena"), align);
+    this.bindGroups = new BindGroupCache(
+      device,
+      this.createPersistentBuffer(BindGroupCache.BYTES, "bind-group-uniforms"),
+      align,
     );
     this.pipelines = new PipelineCache(device, (scope, what) => this.watch(scope, what));
     device.lost?.then((info) => {
@@ -106,23 +113,6 @@ export class Runtime {
   /** Records one dispatch into the open batch, submitting the batch when it is full. */
   dispatch(spec: Dispatch): void {
     this.assertUsable();
-    if (!this.uniforms.fits(spec.uniforms.byteLength)) this.flush();
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: this.uniforms.add(spec.uniforms) }];
-    spec.bindings.forEach((resource, i) => {
-      entries.push({
-        binding: i + 1,
-        resource: resource instanceof GPUBuffer ? { buffer: resource } : resource,
-      });
-    });
-    if (this.profiler && this.profiler.recorded >= this.profiler.capacity) this.flush();
-    const pass = this.profiler
-      ? (this.closePass(), this.pass = this.profiler.beginPass(this.openEncoder(), spec.pipeline.label))
-      : this.openPass();
-    pass.setPipeline(spec.pipeline);
-    pass.setBindGroup(
-      0,
-      this.device.createBindGroup({ layout: this.pipelines.layoutOf(spec.pipeline), entries }),
-    );
     const [x, y = 1, z = 1] = spec.workgroups;
     const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
@@ -130,11 +120,26 @@ export class Runtime {
         `kernel ${spec.pipeline.label} asked for ${x}×${y}×${z} workgroups; the device allows ${maxGroups} per dimension`,
       );
     }
+    // Any flush comes before the parameters are staged, so they travel with the batch that reads them.
+    if (this.profiler && this.profiler.recorded >= this.profiler.capacity) this.flush();
+    const layout = this.pipelines.layoutOf(spec.pipeline);
+    const group = this.bindGroups.get(layout, spec.uniforms, spec.bindings) ?? this.oneOffGroup(layout, spec);
+    const pass = this.profiler
+      ? (this.closePass(), this.pass = this.profiler.beginPass(this.openEncoder(), spec.pipeline.label))
+      : this.openPass();
+    pass.setPipeline(spec.pipeline);
+    pass.setBindGroup(0, group);
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) this.closePass();
     this.batchLabels.add(spec.pipeline.label);
     this.count.dispatches++;
     if (++this.batchDispatches >= this.flushEvery) this.flush();
+  }
+
+  /** A bind group of its own for a dispatch the cache cannot serve, its parameters in the uniform arena. */
+  private oneOffGroup(layout: GPUBindGroupLayout, spec: Dispatch): GPUBindGroup {
+    if (!this.uniforms.fits(spec.uniforms.byteLength)) this.flush();
+    return createBindGroup(this.device, layout, this.uniforms.add(spec.uniforms), spec.bindings);
   }
 
   /** Records a buffer-to-buffer copy (ends the open compute pass). */
@@ -181,6 +186,7 @@ export class Runtime {
     if (this.encoder) {
       const collectTimes = this.profiler?.resolve(this.encoder);
       this.uniforms.upload(this.device.queue);
+      this.bindGroups.upload(this.device.queue);
       this.device.queue.submit([this.encoder.finish()]);
       collectTimes?.();
       const labels = [...this.batchLabels].join(", ");
@@ -188,10 +194,13 @@ export class Runtime {
       this.encoder = null;
       this.count.submits++;
     }
+    this.bindGroups.nextBatch();
     this.batchDispatches = 0;
     this.batchLabels = new Set();
     this.buffers.recycle();
-    this.textures.recycle(this.textureCacheBytes ?? 4 * 2 ** 20 + this.persistentTotal / 16);
+    this.textures.recycle(
+      this.textureCacheBytes ?? 4 * 2 ** 20 + this.persistentTotal / 16 + this.textures.regrown,
+    );
   }
 
   /** Submits everything and waits until the GPU has finished it; rethrows any deferred device error. */

@@ -48,7 +48,9 @@ export interface RuntimeOptions {
    * Bytes of released textures kept for reuse. Packed operands come in as many shapes as a model has
    * layers, so an unbounded texture pool would hold every one of them at once. Default: 4 MiB plus
    * 1/16 of the persistent allocations (parameters, optimizer state), so big models, whose staged
-   * operands are big too, keep more of them.
+   * operands are big too, keep more of them, plus the bytes of every texture that had to be created
+   * again after the budget dropped one of its shape, so a training or sampling loop keeps its whole
+   * working set instead of recreating it each iteration. A value given here is a fixed budget.
    */
   textureCacheBytes?: number;
 }

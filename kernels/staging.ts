@@ -12,6 +12,7 @@
  * @module
  */
 import type { Runtime } from "./runtime.ts";
+import { plainView } from "./texture_views.ts";
 
 /**
  * Loop iterations one invocation may run on lavapipe/llvmpipe: gallivm ends every loop of an
@@ -81,9 +82,10 @@ export function useTextures(rt: Runtime, floats: number, out?: { buffer: GPUBuff
 
 /**
  * Copies the first `floats` floats of `buffer` into a pooled linear texture and returns it; the
- * caller binds `texture.createView()` and hands it back with `rt.releaseTexture` after recording
- * its readers. A tail that stops inside a texel past the buffer's end (persistent buffers are sized
- * to 4 bytes) is copied through a pooled buffer; floats past `floats` in the last texel are undefined.
+ * caller binds `plainView(texture)` (`texture_views.ts`) and hands it back with `rt.releaseTexture`
+ * after recording its readers. A tail that stops inside a texel past the buffer's end (persistent
+ * buffers are sized to 4 bytes) is copied through a pooled buffer; floats past `floats` in the last
+ * texel are undefined.
  */
 export function stageLinear(rt: Runtime, buffer: GPUBuffer, floats: number): GPUTexture {
   const rows = Math.floor(floats / ROW_FLOATS);
@@ -188,7 +190,7 @@ export function linearBindings(
   if (!texture) return { bindings: operands.map((o) => o.buffer), release: () => {} };
   const textures = operands.map((o) => stageLinear(rt, o.buffer, o.size));
   return {
-    bindings: textures.map((t) => t.createView()),
+    bindings: textures.map(plainView),
     release: () => textures.forEach((t) => rt.releaseTexture(t)),
   };
 }

@@ -27,6 +27,27 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "the pools hand out the free object created first, whatever order work released them in",
+  gpuTest,
+  async () => {
+    const rt = await Runtime.create();
+    try {
+      const [a, b, c] = [rt.acquire(4096), rt.acquire(4096), rt.acquire(4096)];
+      for (const buffer of [b, c, a]) rt.release(buffer);
+      rt.flush();
+      assert.deepEqual([rt.acquire(4096), rt.acquire(4096), rt.acquire(4096)], [a, b, c]);
+      const [x, y] = [rt.acquireTexture(8, 8), rt.acquireTexture(8, 8)];
+      for (const texture of [y, x]) rt.releaseTexture(texture);
+      rt.flush();
+      const [first, second] = [rt.acquireTexture(8, 8), rt.acquireTexture(8, 8)];
+      assert.ok(first === x && second === y);
+    } finally {
+      rt.destroy();
+    }
+  },
+);
+
 Deno.test("a kernel that does not compile surfaces as a DeviceError naming it", gpuTest, async () => {
   const rt = await Runtime.create();
   try {
