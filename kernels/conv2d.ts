@@ -20,6 +20,7 @@ import {
   texelsOf,
 } from "./pack.ts";
 import type { Runtime } from "./runtime.ts";
+import { plainView } from "./texture_views.ts";
 import { Uniforms } from "./runtime.ts";
 import { conv2dPointwise, takesPointwise } from "./conv2d_pointwise.ts";
 import { forSampleChunks, largestFitting } from "./sample_chunks.ts";
@@ -275,7 +276,7 @@ export function registerTiled(
         () => conv2dSource("register-tiled", "rows", "quads"),
       ),
       uniforms: uniforms(0),
-      bindings: [linear.createView(), ...operands],
+      bindings: [plainView(linear), ...operands],
       workgroups,
     });
     unstageLinear(rt, linear, out.buffer, floats);

@@ -8,6 +8,7 @@ import type { Conv2dGeometry } from "./conv2d.ts";
 import { conv2dPointwiseSource } from "./conv2d_pointwise.wgsl.ts";
 import { registerTiledGrid } from "./gemm.wgsl.ts";
 import type { Runtime } from "./runtime.ts";
+import { plainView } from "./texture_views.ts";
 import { Uniforms } from "./runtime.ts";
 import type { TensorRef } from "./shape_math.ts";
 import { acquireLinear, fitsLinear, stageLinear, unstageLinear } from "./staging.ts";
@@ -79,7 +80,7 @@ function run(
       a.depthStride,
       bias ? 1 : 0,
     ),
-    bindings: [output.createView(), weights.createView(), input.createView(), bias?.buffer ?? w.buffer],
+    bindings: [plainView(output), plainView(weights), plainView(input), bias?.buffer ?? w.buffer],
     workgroups: registerTiledGrid(a.rows, 4 * pixelTexels, g.samples, "cols"),
   });
   unstageLinear(rt, output, out.buffer, out.size);

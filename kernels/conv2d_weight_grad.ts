@@ -30,6 +30,7 @@ import {
 } from "./pack.ts";
 import { reduceSum } from "./reduce.ts";
 import type { Runtime } from "./runtime.ts";
+import { plainView } from "./texture_views.ts";
 import { Uniforms } from "./runtime.ts";
 import { forSampleChunks, largestFitting, sampleChunks } from "./sample_chunks.ts";
 import { stageLinear } from "./staging.ts";
@@ -230,7 +231,7 @@ function weightGradFromImage(
       .u32(g.outHeight, totalRows, sliceRows, g.stride, product.bands),
     bindings: [
       arrayView(product.texture),
-      layout === "linear" ? gradOut.createView() : arrayView(gradOut),
+      layout === "linear" ? plainView(gradOut) : arrayView(gradOut),
       arrayView(image),
     ],
     workgroups: registerTiledGrid(g.outChannels, columns, slices, "cols"),

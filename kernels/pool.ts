@@ -39,8 +39,15 @@ export class BufferPool {
   private readonly sizeOf = new Map<GPUBuffer, number>();
   private pending: GPUBuffer[] = [];
 
-  /** A pool on `device`; `grew` runs after every acquisition (peak tracking). */
-  constructor(private readonly device: GPUDevice, private readonly grew: () => void) {}
+  /**
+   * A pool on `device`; `makeRoom` runs before it creates a buffer of some bytes, `grew` after every
+   * acquisition (peak tracking).
+   */
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly grew: () => void,
+    private readonly makeRoom: (bytes: number) => void = () => {},
+  ) {}
 
   /** A buffer of at least `bytes` bytes (contents undefined). */
   acquire(bytes: number): GPUBuffer {
@@ -49,6 +56,7 @@ export class BufferPool {
     if (buffer) {
       this.pooled -= size;
     } else {
+      this.makeRoom(size);
       buffer = numbered(this.device.createBuffer({ size, usage: USAGE_POOLED }));
       this.sizeOf.set(buffer, size);
     }
@@ -132,8 +140,30 @@ export class TexturePool {
    */
   regrown = 0;
 
-  /** A pool on `device`; `grew` runs after every texture it creates (peak tracking). */
-  constructor(private readonly device: GPUDevice, private readonly grew: () => void) {}
+  /**
+   * A pool on `device`; `makeRoom` runs before it creates a texture of some bytes, `grew` after
+   * (peak tracking).
+   */
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly grew: () => void,
+    private readonly makeRoom: (bytes: number) => void = () => {},
+  ) {}
+
+  /** Bytes of free textures the pool keeps for reuse. */
+  get cachedBytes(): number {
+    return this.freeBytes;
+  }
+
+  /** Destroys free textures, oldest release first, until `bytes` bytes are gone or none is left. */
+  dropOldest(bytes: number): void {
+    let dropped = 0;
+    for (const oldest of this.freeOrder) {
+      if (dropped >= bytes) break;
+      dropped += this.bytesOf.get(oldest)!;
+      this.dropped.add(this.destroyFree(oldest));
+    }
+  }
 
   /** A 2D texture with `layers` array layers (contents undefined). */
   acquire(width: number, height: number, format: GPUTextureFormat, layers: number): GPUTexture {
@@ -148,14 +178,15 @@ export class TexturePool {
       this.freeBytes -= this.bytesOf.get(reused)!;
       return reused;
     }
+    const bytes = width * height * layers *
+      (format === "rgba32float" ? 16 : format === "rgba16float" ? 8 : 4);
+    this.makeRoom(bytes);
     const texture = numbered(this.device.createTexture({
       size: { width, height, depthOrArrayLayers: layers },
       format,
       usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST |
         GPUTextureUsage.COPY_SRC,
     }));
-    const bytes = width * height * layers *
-      (format === "rgba32float" ? 16 : format === "rgba16float" ? 8 : 4);
     this.bytesOf.set(texture, bytes);
     this.total += bytes;
     if (this.dropped.delete(key)) this.regrown += bytes;

@@ -62,6 +62,8 @@ export class Runtime {
 
   private persistentTotal = 0;
   private peakAllocated = 0;
+  /** See {@link makeRoom}. */
+  private highWater = 0;
   private peakLive = 0;
   private readonly count: Omit<RuntimeCounters, "pipelinesCompiled"> = {
     dispatches: 0,
@@ -73,8 +75,9 @@ export class Runtime {
     this.adapter = adapter;
     this.flushEvery = options.flushEvery ?? 32;
     this.textureCacheBytes = options.textureCacheBytes ?? null;
-    this.buffers = new BufferPool(device, () => this.updatePeaks());
-    this.textures = new TexturePool(device, () => this.updatePeaks());
+    const makeRoom = (bytes: number): void => this.makeRoom(bytes);
+    this.buffers = new BufferPool(device, () => this.updatePeaks(), makeRoom);
+    this.textures = new TexturePool(device, () => this.updatePeaks(), makeRoom);
     const align = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
     this.uniforms = new UniformArena(this.createPersistentBuffer(UniformArena.BYTES, "uniform-arena"), align);
     this.bindGroups = new BindGroupCache(
@@ -198,9 +201,7 @@ export class Runtime {
     this.batchDispatches = 0;
     this.batchLabels = new Set();
     this.buffers.recycle();
-    this.textures.recycle(
-      this.textureCacheBytes ?? 4 * 2 ** 20 + this.persistentTotal / 16 + this.textures.regrown,
-    );
+    this.textures.recycle(this.textureCacheBytes ?? this.baseTextureBudget() + this.textures.regrown);
   }
 
   /** Submits everything and waits until the GPU has finished it; rethrows any deferred device error. */
@@ -307,6 +308,7 @@ export class Runtime {
     this.flush();
     this.buffers.trim();
     this.textures.trim();
+    this.highWater = this.allocated();
   }
 
   /** Current and peak device memory held by this runtime. */
@@ -367,6 +369,25 @@ export class Runtime {
   /** Bytes the runtime holds on the device now. */
   private allocated(): number {
     return this.buffers.live + this.buffers.pooled + this.persistentTotal + this.textures.total;
+  }
+
+  /** What the texture cache keeps without having learned a working set: 4 MiB + persistent / 16. */
+  private baseTextureBudget(): number {
+    return 4 * 2 ** 20 + this.persistentTotal / 16;
+  }
+
+  /**
+   * Before the pools create `bytes` more: the texture cache may grow past its base budget (to a loop's
+   * working set, see `TexturePool.regrown`) only into memory the runtime held anyway, so caching never
+   * raises the peak. The high-water mark counts everything but that extra cache; cached textures that
+   * would push the allocation past it are destroyed, oldest first.
+   */
+  private makeRoom(bytes: number): void {
+    if (this.textureCacheBytes !== null) return;
+    const extraCache = Math.max(0, this.textures.cachedBytes - this.baseTextureBudget());
+    this.highWater = Math.max(this.highWater, this.allocated() - extraCache + bytes);
+    const excess = this.allocated() + bytes - this.highWater;
+    if (excess > 0) this.textures.dropOldest(Math.min(excess, extraCache));
   }
 
   /** Raises the peak counters to the current allocation. */

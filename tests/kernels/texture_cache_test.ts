@@ -115,3 +115,39 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "the texture cache grows only into memory the runtime held anyway: caching never raises the peak",
+  gpuTest,
+  async () => {
+    // A loop of three 3 MiB textures, each live alone (more together than the default budget keeps),
+    // and a 24 MiB buffer. Without learning, the loop's peak is the buffer plus one texture and the
+    // default cache; a cache that kept all three textures next to the buffer would raise it.
+    const iterate = (rt: Runtime): void => {
+      for (const [w, h] of [[512, 384], [384, 512], [448, 448]]) {
+        rt.releaseTexture(rt.acquireTexture(w!, h!));
+        rt.flush();
+      }
+      rt.release(rt.acquire(24 * 2 ** 20));
+      rt.flush();
+    };
+    const peakOf = async (rt: Runtime): Promise<number> => {
+      for (let i = 0; i < 6; i++) iterate(rt);
+      await rt.sync();
+      rt.resetPeak();
+      for (let i = 0; i < 3; i++) iterate(rt);
+      await rt.sync();
+      return rt.memory().peakAllocatedBytes;
+    };
+    const learning = await Runtime.create();
+    const fixed = await Runtime.create({ textureCacheBytes: 4 * 2 ** 20 + 0 });
+    try {
+      const [learned, kept] = [await peakOf(learning), await peakOf(fixed)];
+      // The default budget also counts persistent bytes / 16 (the uniform arena): allow for it.
+      assert.ok(learned <= kept + 2 ** 20, `peak with the learning cache ${learned} > ${kept}`);
+    } finally {
+      learning.destroy();
+      fixed.destroy();
+    }
+  },
+);
