@@ -20,7 +20,7 @@
 import { DeviceError } from "../base/errors.ts";
 import { acquireDevice, type AdapterSummary } from "./device.ts";
 import type { Dispatch, MemoryStats, RuntimeCounters, RuntimeOptions } from "./runtime_types.ts";
-import { BufferPool, MIN_BUFFER_BYTES, TexturePool, USAGE_POOLED } from "./pool.ts";
+import { DeviceMemory } from "./device_memory.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
 import { UniformArena, Uniforms } from "./uniforms.ts";
 import { PipelineCache } from "./pipelines.ts";
@@ -42,10 +42,7 @@ export class Runtime {
   readonly flushEvery: number;
 
   private readonly pipelines: PipelineCache;
-  private readonly buffers: BufferPool;
-  private readonly textures: TexturePool;
-  private readonly persistent = new Map<GPUBuffer, number>();
-  private readonly textureCacheBytes: number | null;
+  private readonly memoryPools: DeviceMemory;
 
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -60,11 +57,6 @@ export class Runtime {
   private lostReason: string | null = null;
   private destroyed = false;
 
-  private persistentTotal = 0;
-  private peakAllocated = 0;
-  /** See {@link makeRoom}. */
-  private highWater = 0;
-  private peakLive = 0;
   private readonly count: Omit<RuntimeCounters, "pipelinesCompiled"> = {
     dispatches: 0,
     submits: 0,
@@ -74,10 +66,7 @@ export class Runtime {
   private constructor(readonly device: GPUDevice, adapter: AdapterSummary, options: RuntimeOptions) {
     this.adapter = adapter;
     this.flushEvery = options.flushEvery ?? 32;
-    this.textureCacheBytes = options.textureCacheBytes ?? null;
-    const makeRoom = (bytes: number): void => this.makeRoom(bytes);
-    this.buffers = new BufferPool(device, () => this.updatePeaks(), makeRoom);
-    this.textures = new TexturePool(device, () => this.updatePeaks(), makeRoom);
+    this.memoryPools = new DeviceMemory(device, options.textureCacheBytes ?? null);
     const align = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
     this.uniforms = new UniformArena(this.createPersistentBuffer(UniformArena.BYTES, "uniform-arena"), align);
     this.bindGroups = new BindGroupCache(
@@ -200,8 +189,7 @@ export class Runtime {
     this.bindGroups.nextBatch();
     this.batchDispatches = 0;
     this.batchLabels = new Set();
-    this.buffers.recycle();
-    this.textures.recycle(this.textureCacheBytes ?? this.baseTextureBudget() + this.textures.regrown);
+    this.memoryPools.recycle();
   }
 
   /** Submits everything and waits until the GPU has finished it; rethrows any deferred device error. */
@@ -256,32 +244,24 @@ export class Runtime {
   /** Hands out a pooled storage buffer of at least `bytes` bytes (contents undefined). */
   acquire(bytes: number): GPUBuffer {
     this.assertUsable();
-    return this.buffers.acquire(bytes);
+    return this.memoryPools.acquire(bytes);
   }
 
   /** Returns a pooled buffer; it becomes reusable after the submit of the batch that may still read it. */
   release(buffer: GPUBuffer): void {
-    this.buffers.release(buffer);
+    this.memoryPools.release(buffer);
   }
 
   /** Allocates a buffer outside the pool (parameters, optimizer state); free it with `destroyPersistent`. */
   createPersistentBuffer(bytes: number, label?: string): GPUBuffer {
-    const size = Math.max(MIN_BUFFER_BYTES, Math.ceil(bytes / 4) * 4);
-    const buffer = this.device.createBuffer({ size, usage: USAGE_POOLED, label });
-    this.persistent.set(buffer, size);
-    this.persistentTotal += size;
-    this.updatePeaks();
-    return buffer;
+    return this.memoryPools.createPersistent(bytes, label);
   }
 
   /** Frees a buffer from {@link createPersistentBuffer} once the work already recorded is submitted. */
   destroyPersistent(buffer: GPUBuffer): void {
-    const size = this.persistent.get(buffer);
-    if (size === undefined) return;
+    if (!this.memoryPools.isPersistent(buffer)) return;
     this.flush();
-    this.persistent.delete(buffer);
-    this.persistentTotal -= size;
-    buffer.destroy();
+    this.memoryPools.destroyPersistent(buffer);
   }
 
   /**
@@ -295,39 +275,28 @@ export class Runtime {
     layers = 1,
   ): GPUTexture {
     this.assertUsable();
-    return this.textures.acquire(width, height, format, layers);
+    return this.memoryPools.acquireTexture(width, height, format, layers);
   }
 
   /** Returns a texture to the pool after the submit of the batch that may still read it. */
   releaseTexture(texture: GPUTexture): void {
-    this.textures.release(texture);
+    this.memoryPools.releaseTexture(texture);
   }
 
   /** Destroys every free pooled buffer and texture (live ones are untouched). */
   trimPool(): void {
     this.flush();
-    this.buffers.trim();
-    this.textures.trim();
-    this.highWater = this.allocated();
+    this.memoryPools.trim();
   }
 
   /** Current and peak device memory held by this runtime. */
   memory(): MemoryStats {
-    return {
-      liveBytes: this.buffers.live,
-      pooledBytes: this.buffers.pooled,
-      persistentBytes: this.persistentTotal,
-      textureBytes: this.textures.total,
-      allocatedBytes: this.allocated(),
-      peakAllocatedBytes: this.peakAllocated,
-      peakLiveBytes: this.peakLive,
-    };
+    return this.memoryPools.stats();
   }
 
   /** Restarts peak tracking from the current allocation. */
   resetPeak(): void {
-    this.peakAllocated = this.allocated();
-    this.peakLive = this.buffers.live + this.persistentTotal;
+    this.memoryPools.resetPeak();
   }
 
   /**
@@ -364,36 +333,6 @@ export class Runtime {
     this.pass = null;
     this.encoder = null;
     this.device.destroy();
-  }
-
-  /** Bytes the runtime holds on the device now. */
-  private allocated(): number {
-    return this.buffers.live + this.buffers.pooled + this.persistentTotal + this.textures.total;
-  }
-
-  /** What the texture cache keeps without having learned a working set: 4 MiB + persistent / 16. */
-  private baseTextureBudget(): number {
-    return 4 * 2 ** 20 + this.persistentTotal / 16;
-  }
-
-  /**
-   * Before the pools create `bytes` more: the texture cache may grow past its base budget (to a loop's
-   * working set, see `TexturePool.regrown`) only into memory the runtime held anyway, so caching never
-   * raises the peak. The high-water mark counts everything but that extra cache; cached textures that
-   * would push the allocation past it are destroyed, oldest first.
-   */
-  private makeRoom(bytes: number): void {
-    if (this.textureCacheBytes !== null) return;
-    const extraCache = Math.max(0, this.textures.cachedBytes - this.baseTextureBudget());
-    this.highWater = Math.max(this.highWater, this.allocated() - extraCache + bytes);
-    const excess = this.allocated() + bytes - this.highWater;
-    if (excess > 0) this.textures.dropOldest(Math.min(excess, extraCache));
-  }
-
-  /** Raises the peak counters to the current allocation. */
-  private updatePeaks(): void {
-    this.peakAllocated = Math.max(this.peakAllocated, this.allocated());
-    this.peakLive = Math.max(this.peakLive, this.buffers.live + this.persistentTotal);
   }
 
   /** The open command encoder, created (inside a validation error scope) on first use. */
