@@ -115,17 +115,17 @@ export class DeviceMemory {
   }
 
   /**
-   * Before the pools create `bytes` more: the texture cache may grow past its base budget (to a loop's
-   * working set, see `TexturePool.regrown`) only into memory the runtime held anyway, so caching never
-   * raises the peak. The high-water mark counts everything but that extra cache; cached textures that
-   * would push the allocation past it are destroyed, oldest first.
+   * Before the pools create `bytes` more: cached textures (kept up to a loop's working set, see
+   * `TexturePool.regrown`) may only occupy memory the runtime held anyway, so caching never raises the
+   * peak. The high-water mark counts everything but the cache; cached textures that would push the
+   * allocation past it are destroyed, oldest first.
    */
   private makeRoom(bytes: number): void {
     if (this.textureCacheBytes !== null) return;
-    const extraCache = Math.max(0, this.textures.cachedBytes - this.baseTextureBudget());
-    this.highWater = Math.max(this.highWater, this.allocated() - extraCache + bytes);
+    const cache = this.textures.cachedBytes;
+    this.highWater = Math.max(this.highWater, this.allocated() - cache + bytes);
     const excess = this.allocated() + bytes - this.highWater;
-    if (excess > 0) this.textures.dropOldest(Math.min(excess, extraCache));
+    if (excess > 0) this.textures.dropOldest(excess);
   }
 
   /** Raises the peak counters to the current allocation. */
