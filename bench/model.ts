@@ -105,7 +105,9 @@ export async function memoryTable(rt: Runtime): Promise<Table> {
     rt.trimPool();
     // Saved activations: what a forward pass with the tape keeps alive until its backward.
     const persistent = rt.memory().persistentBytes;
-    const liveBefore = rt.memory().liveBytes;
+    // Buffers and textures: a fused norm + conv saves its activation as a packed texture.
+    const live = (): number => rt.memory().liveBytes + rt.memory().liveTextureBytes;
+    const liveBefore = live();
     let activations = 0;
     tidy(() => {
       const x = Tensor.fromArray(new Float32Array(2 * config.bands * imageSize * imageSize), [
@@ -115,7 +117,7 @@ export async function memoryTable(rt: Runtime): Promise<Table> {
         imageSize,
       ]);
       const y = model.forward(x, Tensor.fromArray([0.5], [1]));
-      activations = rt.memory().liveBytes - liveBefore;
+      activations = live() - liveBefore;
       backward(y, Tensor.full(y.shape, 1e-3));
       trainer.optimizer.zeroGrad();
     });

@@ -92,6 +92,7 @@ export class DeviceMemory {
       pooledBytes: this.buffers.pooled,
       persistentBytes: this.persistentTotal,
       textureBytes: this.textures.total,
+      liveTextureBytes: this.textures.total - this.textures.cachedBytes,
       allocatedBytes: this.allocated(),
       peakAllocatedBytes: this.peakAllocated,
       peakLiveBytes: this.peakLive,

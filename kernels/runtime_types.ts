@@ -18,6 +18,8 @@ export interface MemoryStats {
   persistentBytes: number;
   /** Pooled textures, live or free. */
   textureBytes: number;
+  /** Pooled textures handed out and not yet back for reuse (packed operands, saved packed activations). */
+  liveTextureBytes: number;
   /** Everything the runtime has allocated now. */
   allocatedBytes: number;
   /** The highest `allocatedBytes` since creation or the last `resetPeak()`. */
