@@ -4,7 +4,6 @@
  * {@link takesPointwise} allows. The weight gradient stays with `conv2d_weight_grad.ts`.
  * @module
  */
-import type { Conv2dGeometry } from "./conv2d.ts";
 import { conv2dPointwiseSource } from "./conv2d_pointwise.wgsl.ts";
 import { registerTiledGrid } from "./gemm.wgsl.ts";
 import type { Runtime } from "./runtime.ts";
@@ -13,11 +12,31 @@ import { Uniforms } from "./runtime.ts";
 import type { TensorRef } from "./shape_math.ts";
 import { acquireLinear, fitsLinear, stageLinear, unstageLinear } from "./staging.ts";
 
+/** The sizes of a convolution these kernels read (a `Conv2dGeometry` of `conv2d.ts` has them). */
+export interface PointwiseGeometry {
+  /** N. */
+  samples: number;
+  /** Cin. */
+  inChannels: number;
+  /** Cout. */
+  outChannels: number;
+  /** H. */
+  height: number;
+  /** W. */
+  width: number;
+  /** Kernel side (1 for these kernels). */
+  kernel: number;
+  /** Stride (1). */
+  stride: number;
+  /** Padding (0). */
+  padding: number;
+}
+
 /**
  * Whether a convolution of `g` runs as a pointwise GEMM on the register-tiled family: 1×1, stride 1,
  * no padding, H·W a multiple of 4, and input and output within a linear texture.
  */
-export function takesPointwise(rt: Runtime, g: Conv2dGeometry): boolean {
+export function takesPointwise(rt: Runtime, g: PointwiseGeometry): boolean {
   const plane = g.height * g.width;
   return g.kernel === 1 && g.stride === 1 && g.padding === 0 && plane % 4 === 0 &&
     fitsLinear(rt, g.samples * Math.max(g.inChannels, g.outChannels) * plane);
@@ -30,7 +49,7 @@ export function conv2dPointwise(
   x: TensorRef,
   w: TensorRef,
   bias: TensorRef | null,
-  g: Conv2dGeometry,
+  g: PointwiseGeometry,
 ): void {
   run(rt, out, x, w, bias, g, {
     rows: g.outChannels,
@@ -46,7 +65,7 @@ export function conv2dPointwiseInputGrad(
   dx: TensorRef,
   dy: TensorRef,
   w: TensorRef,
-  g: Conv2dGeometry,
+  g: PointwiseGeometry,
 ): void {
   run(rt, dx, dy, w, null, g, {
     rows: g.inChannels,
@@ -62,7 +81,7 @@ function run(
   x: TensorRef,
   w: TensorRef,
   bias: TensorRef | null,
-  g: Conv2dGeometry,
+  g: PointwiseGeometry,
   a: { rows: number; depth: number; rowStride: number; depthStride: number },
 ): void {
   const pixelTexels = (g.height * g.width) / 4;
