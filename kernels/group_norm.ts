@@ -148,8 +148,9 @@ export function groupNormPacks(
 
 /**
  * {@link groupNormForward} writing y as the packed image a register-tiled convolution reads
- * (`packImage` with `border`; upsampled ×2, nearest, when `upscale` is 2) instead of NCHW: a conv right after a norm skips its packing pass, and
- * its weight gradient reuses the image. Returns the pooled texture (the caller releases it).
+ * (`packImage` with `border`; upsampled ×2, nearest, when `upscale` is 2) instead of NCHW: a conv
+ * right after a norm skips its packing pass, and its weight gradient reuses the image. Returns the
+ * pooled texture (the caller releases it).
  * @throws {DeviceError} when {@link groupNormPacks} is false
  */
 export function groupNormForwardPacked(

@@ -213,10 +213,7 @@ export class TexturePool {
     }
     sortNewestFirst(grown);
     this.pending = [];
-    for (const oldest of this.freeOrder) {
-      if (this.freeBytes <= budget) break;
-      this.dropped.add(this.destroyFree(oldest));
-    }
+    this.dropOldest(this.freeBytes - budget);
   }
 
   /** Destroys every free texture and forgets what the budget learned. */

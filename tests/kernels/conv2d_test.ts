@@ -50,6 +50,17 @@ const cases: Case[] = [
   { x: [2, 40, 16, 18], outChannels: 12, kernel: 1, stride: 1, padding: 0 },
 ];
 
+/** The pipeline label of every dispatch `rt` records from now on, in order. */
+function recordKernels(rt: Runtime): string[] {
+  const labels: string[] = [];
+  const dispatch = rt.dispatch.bind(rt);
+  rt.dispatch = (spec) => {
+    labels.push(spec.pipeline.label ?? "");
+    dispatch(spec);
+  };
+  return labels;
+}
+
 function upload(h: HostTensor): Tensor {
   return Tensor.fromArray(Float32Array.from(h.data), h.shape);
 }
@@ -134,15 +145,10 @@ Deno.test(
       const channels = 64;
       const samples = Math.floor(rt.device.limits.maxTextureArrayLayers / (channels / 4)) + 1;
       const c: Case = { x: [samples, channels, 3, 2], outChannels: 5, kernel: 3, stride: 1, padding: 1 };
-      const labels = new Set<string>();
-      const dispatch = rt.dispatch.bind(rt);
-      rt.dispatch = (spec) => {
-        labels.add(spec.pipeline.label ?? "");
-        dispatch(spec);
-      };
+      const labels = recordKernels(rt);
       await runCase(rt, "register-tiled", c, 7);
       // The input-grad's dY (5 channels) fits whole; forward and weight-grad had to split x.
-      const workgroupTiled = [...labels].filter((label) => label.includes("workgroup-tiled"));
+      const workgroupTiled = labels.filter((label) => label.includes("workgroup-tiled"));
       if (workgroupTiled.length > 0) throw new Error(`fell back to ${workgroupTiled.join(", ")}`);
     });
   },
@@ -153,12 +159,7 @@ Deno.test(
   gpuTest,
   async () => {
     await withRuntime(async (rt) => {
-      const labels: string[] = [];
-      const dispatch = rt.dispatch.bind(rt);
-      rt.dispatch = (spec) => {
-        labels.push(spec.pipeline.label ?? "");
-        dispatch(spec);
-      };
+      const labels = recordKernels(rt);
       await runCase(rt, "register-tiled", {
         x: [2, 5, 6, 8],
         outChannels: 7,
@@ -180,12 +181,7 @@ Deno.test(
 
 Deno.test("1×1 convolutions run as pointwise GEMMs without packing passes", gpuTest, async () => {
   await withRuntime(async (rt) => {
-    const labels: string[] = [];
-    const dispatch = rt.dispatch.bind(rt);
-    rt.dispatch = (spec) => {
-      labels.push(spec.pipeline.label ?? "");
-      dispatch(spec);
-    };
+    const labels = recordKernels(rt);
     await runCase(
       rt,
       "register-tiled",
