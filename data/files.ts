@@ -84,12 +84,20 @@ function splitPath(path: string): { dir: string; base: string } {
  */
 export function temporarySibling(path: string, purpose = "partial"): string {
   const { dir, base } = splitPath(path);
-  removeStalePartials(dir);
+  // Once per folder: dead processes add no leftovers later, and an export writes thousands of chips
+  // into one folder, where a scan per chip would cost quadratic time.
+  if (!scannedFolders.has(dir)) {
+    scannedFolders.add(dir);
+    removeStalePartials(dir);
+  }
   const nonce = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
   const temporary = `${dir}/.${base}.${purpose}-${Deno.pid}-${nonce}.tmp`;
   live.add(temporary);
   return temporary;
 }
+
+/** Folders whose leftovers {@link temporarySibling} has already removed. */
+const scannedFolders = new Set<string>();
 
 /** Temporaries this process has made and not yet moved into place or removed. */
 const live = new Set<string>();
@@ -137,16 +145,34 @@ export function removeStalePartials(dir: string): void {
 /**
  * Removes every temporary this process has not finished (for a signal handler, before exiting), so an
  * interrupted write leaves nothing behind.
+ *
+ * File operations the program started before the signal still run on Deno's I/O threads while this
+ * blocks the JS thread: one can add a file to a folder being removed, or recreate it (a recursive mkdir
+ * for the next chip). The JS thread issues nothing new meanwhile, so removing again after those have
+ * settled, until a pass finds nothing left, leaves nothing behind.
  */
 export function removeLiveTemporariesSync(): void {
-  for (const path of live) {
-    try {
-      Deno.removeSync(path, { recursive: true });
-    } catch {
-      // already gone
+  for (let pass = 0; pass < SETTLE_PASSES && live.size > 0; pass++) {
+    if (pass > 0) sleepSync(SETTLE_MS);
+    // A path stays listed until a pass finds it gone: after its removal an I/O thread may recreate it,
+    // and a removal that fails (a file appeared mid-way) is retried.
+    for (const path of live) {
+      try {
+        Deno.removeSync(path, { recursive: true });
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) live.delete(path);
+      }
     }
   }
   live.clear();
+}
+
+/** Passes and the pause between them: I/O already in flight settles within milliseconds. */
+const SETTLE_PASSES = 20;
+const SETTLE_MS = 10;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /**
