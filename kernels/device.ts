@@ -28,6 +28,26 @@ function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
 }
 
 /**
+ * The WebGPU backends sr3 asks Deno for when `DENO_WEBGPU_BACKEND` is not set: Vulkan, Metal and DX12.
+ * Deno's default also probes OpenGL, which on Linux loads Mesa's EGL and its llvmpipe GL driver beside the
+ * Vulkan one, unused; their teardown at process exit corrupted the heap in about one run in ten of the
+ * test suite here ("corrupted size vs. prev_size in fastbins": a thread freed memory while `exit()` ran
+ * the GL libraries' destructors). Set `DENO_WEBGPU_BACKEND=gl` to use OpenGL anyway.
+ */
+export const DEFAULT_BACKENDS = "vulkan,metal,dx12";
+
+/** Sets `DENO_WEBGPU_BACKEND` to {@link DEFAULT_BACKENDS} unless the user chose; Deno reads it at the first adapter request. */
+function chooseBackends(): void {
+  try {
+    if (Deno.env.get("DENO_WEBGPU_BACKEND") === undefined) {
+      Deno.env.set("DENO_WEBGPU_BACKEND", DEFAULT_BACKENDS);
+    }
+  } catch {
+    // Without --allow-env Deno's own default applies.
+  }
+}
+
+/**
  * Acquires the best adapter and a device with all of the adapter's limits.
  * @throws {DeviceError} with one sentence on what to install when WebGPU or an adapter is missing.
  */
@@ -40,13 +60,15 @@ export async function acquireDevice(
       "This runtime has no WebGPU (navigator.gpu is missing): run sr3 with Deno 2 or newer.",
     );
   }
+  chooseBackends();
   const adapter = await gpu.requestAdapter({
     powerPreference,
   });
   if (!adapter) {
     throw new DeviceError(
       "No WebGPU adapter was found: install a Vulkan driver for your GPU, or Mesa's software " +
-        "driver for CPU-only machines (Debian/Ubuntu: apt-get install mesa-vulkan-drivers).",
+        "driver for CPU-only machines (Debian/Ubuntu: apt-get install mesa-vulkan-drivers), or set " +
+        "DENO_WEBGPU_BACKEND=gl to try OpenGL.",
     );
   }
   const limits: Record<string, number> = {};

@@ -85,3 +85,28 @@ Deno.test("uniform words pack u32, i32 and f32 little-endian and pad to 16 bytes
   assert.deepEqual([view.getUint32(0, true), view.getInt32(4, true), view.getFloat32(8, true)], [7, -2, 0.5]);
   assert.throws(() => new Uniforms().u32(1.5), RangeError);
 });
+
+Deno.test("the runtime asks for Vulkan, Metal and DX12 only: Mesa's GL driver is never loaded", async () => {
+  if (Deno.build.os !== "linux") return; // the check reads /proc/self/maps
+  const env = { ...Deno.env.toObject() };
+  delete env.DENO_WEBGPU_BACKEND;
+  const script = `
+    const { Runtime } = await import(${
+    JSON.stringify(new URL("../../kernels/runtime.ts", import.meta.url).href)
+  });
+    const rt = await Runtime.create();
+    const maps = Deno.readTextFileSync("/proc/self/maps");
+    rt.destroy();
+    console.log(JSON.stringify({ backend: Deno.env.get("DENO_WEBGPU_BACKEND"), gl: /libEGL|_dri\\.so|libGLX/.test(maps) }));
+  `;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-config", script],
+    clearEnv: true,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  assert.equal(code, 0, text.decode(stderr));
+  assert.deepEqual(JSON.parse(text.decode(stdout)), { backend: "vulkan,metal,dx12", gl: false });
+});
