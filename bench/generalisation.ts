@@ -25,14 +25,17 @@ import { printTable } from "./model.ts";
 const root = new URL("..", import.meta.url).pathname;
 
 /** A bundled raster and the windows scored on it. */
-interface Site {
+export interface QualitySite {
+  /** The raster as the table names it. */
   name: string;
+  /** Its path from the checkout's root. */
   path: string;
+  /** Top-left corners of the 128×128 windows scored. */
   windows: [number, number][];
 }
 
 /** 128×128 windows; the NAIP ones lie east of column 773, which the bundled model never saw. */
-const SITES: Site[] = [
+export const QUALITY_SITES: QualitySite[] = [
   {
     name: "NAIP 5 m, held-back strip",
     path: "testdata/opengeos-naip/m_4709963_se_14_1_20200831.tif",
@@ -74,13 +77,14 @@ export async function generalisation(
   modelDir: string,
   presets: InferencePreset[],
   outDir: string,
+  sites: readonly QualitySite[] = QUALITY_SITES,
 ): Promise<Map<string, Map<string, Scores>>> {
   const sr = await SuperResolution.fromModel(modelDir);
   const factor = sr.definition.downsampleFactor;
   const methods = ["bicubic", ...(sr.meanNet ? ["mean"] : []), ...presets];
   const results = new Map<string, Map<string, Scores>>();
   await Deno.mkdir(outDir, { recursive: true });
-  for (const site of SITES) {
+  for (const site of sites) {
     const perMethod = new Map<string, Scores[]>(methods.map((m) => [m, []]));
     for (const [x, y] of site.windows) {
       const prefix = `${outDir}/${site.path.split("/").at(-1)!.replace(".tif", "")}_${x}_${y}`;
@@ -104,7 +108,6 @@ export async function generalisation(
         await sr.predict(`${prefix}_lr.tif`, {
           outPath: out,
           ...(method === "mean" ? { samplingType: "mean" as const } : { preset: method as InferencePreset }),
-          batchSize: 64,
           seed: 1,
           overwrite: true,
         });
