@@ -150,10 +150,12 @@ export function removeStalePartials(dir: string): void {
  * blocks the JS thread: one can add a file to a folder being removed, or recreate it (a recursive mkdir
  * for the next chip). The JS thread issues nothing new meanwhile, so removing again after those have
  * settled, until a pass finds nothing left, leaves nothing behind.
+ * @param pause waits between passes (default: blocks the thread for the given milliseconds); the I/O
+ *   that lands during a pause is what the next pass removes
  */
-export function removeLiveTemporariesSync(): void {
+export function removeLiveTemporariesSync(pause: (ms: number) => void = sleepSync): void {
   for (let pass = 0; pass < SETTLE_PASSES && live.size > 0; pass++) {
-    if (pass > 0) sleepSync(SETTLE_MS);
+    if (pass > 0) pause(SETTLE_MS);
     // A path stays listed until a pass finds it gone: after its removal an I/O thread may recreate it,
     // and a removal that fails (a file appeared mid-way) is retried.
     for (const path of live) {
