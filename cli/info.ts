@@ -37,6 +37,7 @@ export const infoCommand = new Command("info")
       const a = report.adapter;
       console.log(`sr3 ${report.sr3} on Deno ${report.deno} (V8 ${report.v8})`);
       console.log(`adapter: ${a.description || "(no description)"} [vendor ${a.vendor}]`);
+      console.log(`backends searched: ${a.backends ?? "Deno's default"} (DENO_WEBGPU_BACKEND)`);
       console.log(
         `kind: ${
           a.isSoftware

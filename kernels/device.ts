@@ -19,6 +19,8 @@ export interface AdapterSummary {
   features: string[];
   /** The adapter's limits, all requested for the device. */
   limits: Record<string, number>;
+  /** The WebGPU backends Deno was asked to search (`DENO_WEBGPU_BACKEND`), or null for Deno's default. */
+  backends: string | null;
 }
 
 function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
@@ -36,14 +38,18 @@ function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
  */
 export const DEFAULT_BACKENDS = "vulkan,metal,dx12";
 
-/** Sets `DENO_WEBGPU_BACKEND` to {@link DEFAULT_BACKENDS} unless the user chose; Deno reads it at the first adapter request. */
-function chooseBackends(): void {
+/**
+ * Sets `DENO_WEBGPU_BACKEND` to {@link DEFAULT_BACKENDS} unless the user chose, and returns the list in
+ * effect. Deno reads it at the first adapter request.
+ */
+function chooseBackends(): string | null {
   try {
     if (Deno.env.get("DENO_WEBGPU_BACKEND") === undefined) {
       Deno.env.set("DENO_WEBGPU_BACKEND", DEFAULT_BACKENDS);
     }
+    return Deno.env.get("DENO_WEBGPU_BACKEND") ?? null;
   } catch {
-    // Without --allow-env Deno's own default applies.
+    return null; // without --allow-env Deno's own default applies
   }
 }
 
@@ -60,7 +66,7 @@ export async function acquireDevice(
       "This runtime has no WebGPU (navigator.gpu is missing): run sr3 with Deno 2 or newer.",
     );
   }
-  chooseBackends();
+  const backends = chooseBackends();
   const adapter = await gpu.requestAdapter({
     powerPreference,
   });
@@ -96,6 +102,7 @@ export async function acquireDevice(
       isSoftware: isSoftwareAdapter(info),
       features: [...adapter.features].sort(),
       limits,
+      backends,
     },
   };
 }

@@ -97,7 +97,7 @@ Deno.test("the runtime asks for Vulkan, Metal and DX12 only: Mesa's GL driver is
     const rt = await Runtime.create();
     const maps = Deno.readTextFileSync("/proc/self/maps");
     rt.destroy();
-    console.log(JSON.stringify({ backend: Deno.env.get("DENO_WEBGPU_BACKEND"), gl: /libEGL|_dri\\.so|libGLX/.test(maps) }));
+    console.log(JSON.stringify({ backends: rt.adapter.backends, gl: /libEGL|_dri\\.so|libGLX/.test(maps) }));
   `;
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--no-config", script],
@@ -108,5 +108,5 @@ Deno.test("the runtime asks for Vulkan, Metal and DX12 only: Mesa's GL driver is
   }).output();
   const text = new TextDecoder();
   assert.equal(code, 0, text.decode(stderr));
-  assert.deepEqual(JSON.parse(text.decode(stdout)), { backend: "vulkan,metal,dx12", gl: false });
+  assert.deepEqual(JSON.parse(text.decode(stdout)), { backends: "vulkan,metal,dx12", gl: false });
 });
