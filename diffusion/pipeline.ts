@@ -13,6 +13,7 @@
  */
 import type { BatchShape } from "../data/dataset.ts";
 import { DataError } from "../base/errors.ts";
+import { withFrozenWeights } from "../kernels/frozen_weights.ts";
 import { noGrad } from "../nn/autodiff.ts";
 import type { EMA } from "../nn/ema.ts";
 import type { MeanNet } from "../nn/mean_net.ts";
@@ -190,36 +191,39 @@ export async function resolveBatch(
   meanNet?.setTraining(false);
   ema?.swap();
   try {
-    if (shape.batch <= chunk) return await resolveChunk(parts, lr, lrUp, shape, settings, k, itemSeeds);
-    // Chunks in order; each chunk's seed is offset so that no two chunks share noise.
-    const hrSize = shape.channels * shape.height * shape.width;
-    const lrSize = shape.channels * shape.lrHeight * shape.lrWidth;
-    const pieces: ResolvedBatch[] = [];
-    for (let start = 0, index = 0; start < shape.batch; start += chunk, index++) {
-      const n = Math.min(chunk, shape.batch - start);
-      pieces.push(
-        await resolveChunk(
-          parts,
-          lr.subarray(start * lrSize, (start + n) * lrSize),
-          lrUp.subarray(start * hrSize, (start + n) * hrSize),
-          { ...shape, batch: n },
-          { ...settings, seed: (settings.seed ?? 0) + 104729 * index },
-          k,
-          itemSeeds?.slice(start, start + n) ?? null,
-        ),
-      );
-    }
-    const join = (pick: (r: ResolvedBatch) => Float32Array | null): Float32Array | null => {
-      if (pieces.some((r) => pick(r) === null)) return null;
-      const out = new Float32Array(shape.batch * hrSize);
-      let at = 0;
-      for (const r of pieces) {
-        out.set(pick(r)!, at);
-        at += pick(r)!.length;
+    // The parameters stay as they are for the whole run: each convolution packs its weights once.
+    return await withFrozenWeights(getRuntime(), async () => {
+      if (shape.batch <= chunk) return await resolveChunk(parts, lr, lrUp, shape, settings, k, itemSeeds);
+      // Chunks in order; each chunk's seed is offset so that no two chunks share noise.
+      const hrSize = shape.channels * shape.height * shape.width;
+      const lrSize = shape.channels * shape.lrHeight * shape.lrWidth;
+      const pieces: ResolvedBatch[] = [];
+      for (let start = 0, index = 0; start < shape.batch; start += chunk, index++) {
+        const n = Math.min(chunk, shape.batch - start);
+        pieces.push(
+          await resolveChunk(
+            parts,
+            lr.subarray(start * lrSize, (start + n) * lrSize),
+            lrUp.subarray(start * hrSize, (start + n) * hrSize),
+            { ...shape, batch: n },
+            { ...settings, seed: (settings.seed ?? 0) + 104729 * index },
+            k,
+            itemSeeds?.slice(start, start + n) ?? null,
+          ),
+        );
       }
-      return out;
-    };
-    return { sr: join((r) => r.sr)!, std: join((r) => r.std), mean: join((r) => r.mean) };
+      const join = (pick: (r: ResolvedBatch) => Float32Array | null): Float32Array | null => {
+        if (pieces.some((r) => pick(r) === null)) return null;
+        const out = new Float32Array(shape.batch * hrSize);
+        let at = 0;
+        for (const r of pieces) {
+          out.set(pick(r)!, at);
+          at += pick(r)!.length;
+        }
+        return out;
+      };
+      return { sr: join((r) => r.sr)!, std: join((r) => r.std), mean: join((r) => r.mean) };
+    });
   } finally {
     ema?.swap();
     unet.setTraining(states[0]!);

@@ -23,6 +23,7 @@ import type { Runtime } from "./runtime.ts";
 import { plainView } from "./texture_views.ts";
 import { Uniforms } from "./runtime.ts";
 import { conv2dPointwise, takesPointwise } from "./conv2d_pointwise.ts";
+import { packedWeights, releasePackedWeights } from "./frozen_weights.ts";
 import { forSampleChunks, largestFitting } from "./sample_chunks.ts";
 import { acquireLinear, unstageLinear } from "./staging.ts";
 import { expectShape, type TensorRef } from "./shape_math.ts";
@@ -145,7 +146,7 @@ export function conv2d(
     workgroupTiled(rt, out, x, w, bias, g, "forward");
     return;
   }
-  const weights = packForwardWeights(rt, w.buffer, g);
+  const weights = forwardWeights(rt, w.buffer, g);
   forSampleChunks(rt, chunk, [x], [out], ([xs], [outs], samples) => {
     const image = packImage(
       rt,
@@ -155,7 +156,7 @@ export function conv2d(
     forwardFromImage(rt, outs!, image, weights, bias?.buffer ?? null, xs!.buffer, g, samples);
     rt.releaseTexture(image);
   });
-  rt.releaseTexture(weights);
+  releasePackedWeights(rt, weights);
 }
 
 /**
@@ -172,28 +173,29 @@ export function conv2dFromImage(
   g: Conv2dGeometry,
 ): void {
   expectShape(out.shape, g.outShape, "conv2d output");
-  const weights = packForwardWeights(rt, w.buffer, g);
+  const weights = forwardWeights(rt, w.buffer, g);
   forwardFromImage(rt, out, image, weights, bias?.buffer ?? null, w.buffer, g, g.samples);
-  rt.releaseTexture(weights);
+  releasePackedWeights(rt, weights);
 }
 
-/** The forward's weights [Cout, Cin, k, k] as the GEMM's B. */
-function packForwardWeights(rt: Runtime, buffer: GPUBuffer, g: Conv2dGeometry): GPUTexture {
+/** The forward's weights [Cout, Cin, k, k] as the GEMM's B (kept for a frozen scope, see `frozen_weights.ts`). */
+function forwardWeights(rt: Runtime, buffer: GPUBuffer, g: Conv2dGeometry): GPUTexture {
   const { inChannels, kernel } = g;
-  return packConvWeights(rt, {
-    buffer,
-    kernel,
-    outCount: g.outChannels,
-    outStride: inChannels * kernel * kernel,
-    innerCount: inChannels,
-    innerStride: kernel * kernel,
-    tapsY: kernel,
-    tapsX: kernel,
-    kyBase: 0,
-    kyStep: 1,
-    kxBase: 0,
-    kxStep: 1,
-  });
+  return packedWeights(rt, buffer, "conv2d-forward", () =>
+    packConvWeights(rt, {
+      buffer,
+      kernel,
+      outCount: g.outChannels,
+      outStride: inChannels * kernel * kernel,
+      innerCount: inChannels,
+      innerStride: kernel * kernel,
+      tapsY: kernel,
+      tapsX: kernel,
+      kyBase: 0,
+      kyStep: 1,
+      kxBase: 0,
+      kxStep: 1,
+    }));
 }
 
 function forwardFromImage(

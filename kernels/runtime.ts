@@ -257,9 +257,14 @@ export class Runtime {
     return this.memoryPools.createPersistent(bytes, label);
   }
 
+  /** Whether `buffer` came from {@link createPersistentBuffer} and is not destroyed. */
+  isPersistent(buffer: GPUBuffer): boolean {
+    return this.memoryPools.isPersistent(buffer);
+  }
+
   /** Frees a buffer from {@link createPersistentBuffer} once the work already recorded is submitted. */
   destroyPersistent(buffer: GPUBuffer): void {
-    if (!this.memoryPools.isPersistent(buffer)) return;
+    if (!this.isPersistent(buffer)) return;
     this.flush();
     this.memoryPools.destroyPersistent(buffer);
   }
