@@ -6,6 +6,7 @@
  * {@link FROZEN_WEIGHT_BYTES}, so a large model's copies never add more than that to the peak.
  * @module
  */
+import { textureBytes } from "./pool.ts";
 import type { Runtime } from "./runtime.ts";
 
 /** The most bytes of packed weights one scope keeps; packings past it are made per call as outside. */
@@ -54,7 +55,7 @@ export function packedWeights(
   const cached = scope.packed.get(weights)?.get(key);
   if (cached) return cached;
   const texture = pack();
-  const bytes = texture.width * texture.height * texture.depthOrArrayLayers * 16;
+  const bytes = textureBytes(texture.width, texture.height, texture.depthOrArrayLayers, texture.format);
   if (scope.bytes + bytes > FROZEN_WEIGHT_BYTES) return texture;
   scope.bytes += bytes;
   scope.kept.add(texture);

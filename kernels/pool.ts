@@ -120,6 +120,16 @@ function textureKey(width: number, height: number, format: string, layers: numbe
   return `${width}x${height}x${layers}:${format}`;
 }
 
+/** Bytes of a `width` × `height` texture with `layers` layers of the pool's formats. */
+export function textureBytes(
+  width: number,
+  height: number,
+  layers: number,
+  format: GPUTextureFormat,
+): number {
+  return width * height * layers * (format === "rgba32float" ? 16 : format === "rgba16float" ? 8 : 4);
+}
+
 /** Textures usable as sampled and storage textures, by (size, format, layers). */
 export class TexturePool {
   /** Bytes of every texture the pool created and has not destroyed (live and free). */
@@ -178,8 +188,7 @@ export class TexturePool {
       this.freeBytes -= this.bytesOf.get(reused)!;
       return reused;
     }
-    const bytes = width * height * layers *
-      (format === "rgba32float" ? 16 : format === "rgba16float" ? 8 : 4);
+    const bytes = textureBytes(width, height, layers, format);
     this.makeRoom(bytes);
     const texture = numbered(this.device.createTexture({
       size: { width, height, depthOrArrayLayers: layers },
